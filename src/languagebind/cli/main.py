@@ -1,0 +1,60 @@
+"""The `languagebind` console script: one sub-command per module in this package.
+
+Each sub-command module defines ``add_arguments(parser)`` and ``run(args) -> int`` and imports heavy
+dependencies inside ``run`` so that ``languagebind --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from languagebind.errors import LanguageBindError
+
+# sub-command name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "embed": ("languagebind.cli.embed", "embed files into the shared space (.npy + .jsonl)"),
+    "similarity": ("languagebind.cli.similarity", "similarity table of files against texts or other files"),
+    "classify": ("languagebind.cli.classify", "zero-shot classify files against labels"),
+    "train": ("languagebind.cli.train", "bind a modality to the frozen language tower"),
+    "export": ("languagebind.cli.export", "export a training run as a checkpoint"),
+    "eval": ("languagebind.cli.eval", "zero-shot evaluation on a public benchmark layout"),
+    "demo": ("languagebind.cli.demo", "train and evaluate a small LanguageBind on built-in data"),
+    "build": ("languagebind.cli.build", "build a VIDAL-style aligned dataset from raw short videos"),
+}
+
+
+def build_parser(available: dict[str, tuple[str, str]] | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every sub-command whose module is present."""
+    parser = argparse.ArgumentParser(prog="languagebind", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in (available or COMMANDS).items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name == module_name:
+                continue  # not built yet
+            raise
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(sub_parser)
+        sub_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the sub-command; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except LanguageBindError as err:
+        print(f"languagebind {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"languagebind {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""Atomic file writes: a reader never sees a half-written file, a crash leaves the old one (or none)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``.
+
+    On an exception the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def save_npy_atomic(path: str | Path, array: np.ndarray) -> None:
+    """Write ``array`` as a ``.npy`` file atomically."""
+    with atomic_write(path) as handle:
+        np.save(handle, array)
+
+
+def write_json_atomic(path: str | Path, obj: Any, indent: int | None = 2) -> None:
+    """Write ``obj`` as JSON atomically."""
+    with atomic_write(path, "w") as handle:
+        json.dump(obj, handle, indent=indent, sort_keys=False)
+        handle.write("\n")
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` atomically."""
+    with atomic_write(path, "w") as handle:
+        handle.write(text)
