@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], Path]:
             if name.endswith(".safetensors"):
                 return load_file(file), file
             state = torch.load(file, map_location="cpu", weights_only=True)
-        except (SafetensorError, RuntimeError, EOFError, OSError, ValueError) as err:
+        except (SafetensorError, RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as err:
             raise CheckpointError(file, f"cannot read weights ({err})") from err
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise CheckpointError(file, "not a state dict of tensors")

@@ -22,13 +22,13 @@ class LanguageBindModel(nn.Module):
     whose text weights differ keeps its own in ``extra_text[modality]``.
     """
 
-    def __init__(self, configs: dict[str, CheckpointConfig]) -> None:
+    def __init__(self, configs: dict[str, CheckpointConfig], text: nn.Module | None = None) -> None:
         super().__init__()
         if not configs:
             raise ValueError("at least one modality config is needed")
         first = next(iter(configs.values()))
         self.configs = dict(configs)
-        self.text = build_text_tower(first.text)
+        self.text = text if text is not None else build_text_tower(first.text)
         self.extra_text = nn.ModuleDict()
         self.towers = nn.ModuleDict({m: VisionTower(c.vision) for m, c in configs.items()})
         self.logit_scales = nn.ParameterDict(

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from languagebind.model.config import VisionConfig
+from languagebind.model.lora import apply_lora
 from languagebind.model.transformer import Encoder
 
 
@@ -63,6 +64,8 @@ class VisionTower(nn.Module):
         self.pre_layrnorm = nn.LayerNorm(t.width, eps=t.eps)  # HF's spelling, kept for the key map
         temporal_frames = cfg.num_frames // max(cfg.tube_size, 1) if cfg.temporal else 0
         self.encoder = Encoder(t, num_frames=temporal_frames)
+        if cfg.lora is not None:
+            apply_lora(self.encoder, cfg.lora)
         self.post_layernorm = nn.LayerNorm(t.width, eps=t.eps)
         self.projection = nn.Linear(t.width, cfg.projection_dim, bias=False)
 

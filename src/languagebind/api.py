@@ -1,0 +1,384 @@
+"""``LanguageBind``: load towers, preprocess, encode into the shared space, compare and classify.
+
+```python
+model = LanguageBind.from_pretrained({"video": "ckpts/LanguageBind_Video_FT", "audio": "ckpts/Audio"})
+video = model.encode("video", ["a.mp4"])       # (B, P), L2-normalised
+text = model.encode("text", ["a dog"])          # (B, P), L2-normalised
+probs = model.classify("video", ["a.mp4"], ["dog", "cat"]).probs
+```
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from languagebind.errors import InputError
+from languagebind.model.checkpoint import (
+    TOKENIZER_FILES,
+    load_single,
+    read_config,
+    save_official,
+    save_ours,
+)
+from languagebind.model.config import VISION_MODALITIES, CheckpointConfig, VisionConfig
+from languagebind.model.core import LanguageBindModel, checkpoint_view, init_weights
+from languagebind.model.text import HFTextTower, build_text_tower
+from languagebind.precision import PRECISIONS, apply_precision, resolve_device
+from languagebind.processing import CLIPTokenizer, ProcessorConfig, build_processor
+
+DEFAULT_TEMPLATES = ("a photo of a {}.",)
+PREPROCESSING_VERSION = "1"
+
+PathLike = str | Path
+Checkpoints = PathLike | Mapping[str, PathLike]
+
+
+@dataclass
+class Classification:
+    """Zero-shot result: ``probs`` (N, L) softmax over labels; ``labels``; best label and score per item."""
+
+    labels: list[str]
+    probs: torch.Tensor
+
+    @property
+    def top(self) -> list[tuple[str, float]]:
+        scores, idx = self.probs.max(dim=1)
+        return [(self.labels[i], float(s)) for i, s in zip(idx.tolist(), scores, strict=True)]
+
+
+@dataclass
+class EncodeResult:
+    """Embeddings of the good items, their positions in the input, and (item, reason) for the bad ones."""
+
+    embeddings: torch.Tensor
+    indices: list[int]
+    failures: list[tuple[Any, str]]
+
+
+class LanguageBind(nn.Module):
+    """Modality towers bound to one frozen language tower; see the module docstring."""
+
+    def __init__(self, model: LanguageBindModel, tokenizer: Any, sources: Mapping[str, Path | None],
+                 device: str | torch.device = "cpu", precision: str = "fp32") -> None:
+        super().__init__()
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.sources = dict(sources)
+        self.processors = {m: build_processor(m, processor_config(c.vision)) for m, c in model.configs.items()}
+        self.device = torch.device(device)
+        self.precision = precision
+        self._fingerprints: dict[str, str] = {}
+        apply_precision(self.model, precision, self.device)
+
+    # -- construction --------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, checkpoints: Checkpoints, device: str | torch.device | None = None,
+                        precision: str = "fp32", geometry: Mapping[str, Mapping[str, Any]] | None = None
+                        ) -> LanguageBind:
+        """Load checkpoint directories (official or ours): one dir, or ``{modality: dir}``.
+
+        ``geometry`` optionally changes a tower's ``image_size`` / ``num_frames`` (position and temporal
+        tables are resampled bicubically). The text tower is loaded once when the checkpoints share it.
+        """
+        dirs = _checkpoint_dirs(checkpoints)
+        configs = {m: read_config(d, None if m == "_" else m) for m, d in dirs.items()}
+        configs = {c.modality: c for c in configs.values()} if "_" in dirs else configs
+        dirs = {c.modality: d for c, d in zip(configs.values(), dirs.values(), strict=True)}
+        for m, changes in (geometry or {}).items():
+            configs[m] = configs[m].with_geometry(**changes)
+        model = _build(configs, meta=True)
+        for modality, directory in dirs.items():
+            _load_into(model, modality, directory)
+        first_dir = next(iter(dirs.values()))
+        return cls(model, _tokenizer(model, first_dir), dirs, resolve_device(device), precision)
+
+    @classmethod
+    def from_config(cls, configs: PathLike | CheckpointConfig | Mapping[str, PathLike | CheckpointConfig],
+                    device: str | torch.device | None = None, precision: str = "fp32", seed: int = 0
+                    ) -> LanguageBind:
+        """The same object with random CLIP-style weights (tests, benchmarks, training from scratch)."""
+        if isinstance(configs, (str, Path, CheckpointConfig)):
+            configs = {"_": configs}
+        parsed = {}
+        for key, value in configs.items():
+            cfg = value if isinstance(value, CheckpointConfig) else CheckpointConfig.from_file(value)
+            if key != "_" and key != cfg.modality:
+                raise InputError(key, f"the config is a {cfg.modality} config")
+            parsed[cfg.modality] = cfg
+        model = _build(parsed, meta=False)
+        generator = torch.Generator().manual_seed(seed)
+        init_weights(model.towers, generator)
+        if not isinstance(model.text, HFTextTower):
+            init_weights(model.text, generator)
+        return cls(model, _tokenizer(model, None), dict.fromkeys(parsed), resolve_device(device), precision)
+
+    # -- inputs ----------------------------------------------------------------------------------------
+    @property
+    def modalities(self) -> list[str]:
+        """The loaded modality towers (``"text"`` is always there too)."""
+        return self.model.modalities
+
+    def tokenize(self, texts: str | Sequence[str]) -> dict[str, torch.Tensor]:
+        """Texts -> ``{"input_ids": (B, 77), "attention_mask": (B, 77)}`` (int64)."""
+        texts = _check_texts(texts)
+        if isinstance(self.model.text, HFTextTower):
+            return self.model.text.tokenize(texts)
+        return self.tokenizer(texts)
+
+    def preprocess(self, modality: str, items: Any) -> torch.Tensor:
+        """Files or in-memory items -> the batch tensor the tower takes (deterministic)."""
+        return self._processor(modality)(_as_list(items, modality))
+
+    # -- encoding --------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode(self, modality: str, items: Any, batch_size: int = 32, progress: bool | None = None,
+               normalize: bool = True) -> torch.Tensor:
+        """Paths, items, texts, or a preprocessed batch -> (B, P) float32 embeddings (L2-normalised)."""
+        if isinstance(items, torch.Tensor):
+            return self._encode_tensor(modality, items, batch_size, normalize)
+        items = _check_texts(items) if modality == "text" else _as_list(items, modality)
+        if modality != "text":
+            self._processor(modality)
+        batches = [items[i:i + batch_size] for i in range(0, len(items), batch_size)]
+        out = []
+        for batch in _progress(batches, progress, f"encode {modality}"):
+            if modality == "text":
+                out.append(self._encode_text(self.tokenize(batch), normalize))
+            else:
+                out.append(self._encode_tensor(modality, self.preprocess(modality, batch), batch_size, normalize))
+        return torch.cat(out)
+
+    @torch.inference_mode()
+    def encode_files(self, modality: str, items: Sequence[Any], batch_size: int = 32,
+                     progress: bool | None = None) -> EncodeResult:
+        """Like ``encode`` but bad items are skipped and reported instead of raising."""
+        processor = self._processor(modality)
+        items = _as_list(items, modality)
+        chunks, indices, failures = [], [], []
+        for start in _progress(range(0, len(items), batch_size), progress, f"encode {modality}",
+                               total=-(-len(items) // batch_size)):
+            tensors = []
+            for i, item in enumerate(items[start:start + batch_size], start):
+                try:
+                    tensors.append(processor.load(item))
+                    indices.append(i)
+                except InputError as err:
+                    failures.append((item, err.reason))
+            if tensors:
+                chunks.append(self._encode_tensor(modality, torch.stack(tensors), batch_size, True))
+        width = self.model.towers[modality].config.projection_dim
+        embeddings = torch.cat(chunks) if chunks else torch.empty(0, width)
+        return EncodeResult(embeddings, indices, failures)
+
+    def _encode_text(self, tokens: dict[str, torch.Tensor], normalize: bool) -> torch.Tensor:
+        ids = tokens["input_ids"].to(self.device)
+        mask = tokens["attention_mask"].to(self.device)
+        return self.model.encode_text(ids, mask, normalize=normalize).float().cpu()
+
+    def _encode_tensor(self, modality: str, pixels: torch.Tensor, batch_size: int, normalize: bool) -> torch.Tensor:
+        if modality == "text":
+            raise InputError("text", "pass a list of strings, not a tensor")
+        self._check_batch(modality, pixels)
+        dtype = next(self.model.towers[modality].parameters()).dtype
+        out = [self.model.encode_modality(modality, chunk.to(self.device, dtype if dtype.is_floating_point
+                                                              else torch.float32), normalize).float().cpu()
+               for chunk in pixels.split(batch_size)]
+        return torch.cat(out)
+
+    def _check_batch(self, modality: str, pixels: torch.Tensor) -> None:
+        cfg = self.model.towers[modality].config
+        expected = (3, cfg.num_frames, *cfg.image_size) if modality == "video" else (3, *cfg.image_size)
+        if tuple(pixels.shape[1:]) != expected or not pixels.is_floating_point():
+            shape = ", ".join(map(str, expected))
+            raise InputError(f"{modality} tensor",
+                             f"expected a float batch of shape (B, {shape}), got {pixels.dtype} {tuple(pixels.shape)}")
+
+    def _processor(self, modality: str) -> Any:
+        if modality not in self.processors:
+            raise InputError(modality, f"no {modality} tower is loaded (loaded: {', '.join(self.modalities)}, text)"
+                             if modality in VISION_MODALITIES else
+                             f"unknown modality; known: text, {', '.join(VISION_MODALITIES)}")
+        return self.processors[modality]
+
+    # -- scores ----------------------------------------------------------------------------------------
+    def logit_scale(self, modality: str) -> float:
+        """exp of the checkpoint's learned log temperature (the official scale, unclamped)."""
+        self._processor(modality)
+        return float(self.model.logit_scales[modality].detach().float().exp())
+
+    @staticmethod
+    def similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Cosine similarity matrix of two batches of normalised embeddings: (A, B)."""
+        return a.float() @ b.float().T
+
+    def label_embeddings(self, labels: Sequence[str], templates: Sequence[str] = DEFAULT_TEMPLATES) -> torch.Tensor:
+        """One normalised text embedding per label, averaged over ``templates`` (each with one ``{}``)."""
+        labels = _check_texts(labels)
+        if not templates or any("{}" not in t for t in templates):
+            raise InputError("templates", "every template needs a '{}' placeholder")
+        texts = [t.format(label) for label in labels for t in templates]
+        emb = self.encode("text", texts).view(len(labels), len(templates), -1).mean(1)
+        return torch.nn.functional.normalize(emb, dim=-1)
+
+    def classify(self, modality: str, items: Any, labels: Sequence[str],
+                 templates: Sequence[str] = DEFAULT_TEMPLATES, batch_size: int = 32) -> Classification:
+        """Zero-shot classification: softmax over labels of ``logit_scale * cosine``."""
+        is_embedding = isinstance(items, torch.Tensor) and items.dim() == 2
+        emb = items if is_embedding else self.encode(modality, items, batch_size)
+        logits = self.logit_scale(modality) * self.similarity(emb, self.label_embeddings(labels, templates))
+        return Classification(list(labels), logits.softmax(dim=-1))
+
+    # -- saving ----------------------------------------------------------------------------------------
+    def save_pretrained(self, directory: PathLike, modality: str | None = None, format: str = "safetensors") -> Path:
+        """Write one modality's checkpoint: ``format`` "safetensors" (ours) or "official"."""
+        modality = self._single(modality)
+        directory = Path(directory)
+        config = self.model.configs[modality]
+        state = {k: v.float() for k, v in checkpoint_view(self.model, modality).state_dict().items()}
+        if format == "safetensors":
+            save_ours(directory, config, state)
+        elif format == "official":
+            save_official(directory, config, state)
+            self._write_tokenizer(directory, modality)
+        else:
+            raise InputError(format, "format must be 'safetensors' or 'official'")
+        return directory
+
+    def _write_tokenizer(self, directory: Path, modality: str) -> None:
+        source = self.sources.get(modality)
+        copied = False
+        for name in TOKENIZER_FILES:
+            if source is not None and (Path(source) / name).is_file():
+                shutil.copyfile(Path(source) / name, directory / name)
+                copied = True
+        if not copied:
+            self.tokenizer.save_pretrained(directory)
+
+    def checkpoint_fingerprint(self, modality: str) -> str:
+        """A stable hash of a tower, its text tower, its config and the preprocessing version."""
+        modality = self._single(modality) if modality != "text" else self.modalities[0]
+        if modality not in self._fingerprints:
+            digest = hashlib.sha256(PREPROCESSING_VERSION.encode())
+            digest.update(json.dumps(self.model.configs[modality].to_dict(), sort_keys=True, default=str).encode())
+            for key, value in sorted(checkpoint_view(self.model, modality).state_dict().items()):
+                digest.update(key.encode())
+                digest.update(value.detach().float().cpu().contiguous().numpy().tobytes())
+            self._fingerprints[modality] = digest.hexdigest()[:32]
+        return self._fingerprints[modality]
+
+    def _single(self, modality: str | None) -> str:
+        if modality is None:
+            if len(self.modalities) != 1:
+                raise InputError("modality", f"several towers are loaded ({', '.join(self.modalities)}); name one")
+            return self.modalities[0]
+        self._processor(modality)
+        return modality
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+def processor_config(vision: VisionConfig) -> ProcessorConfig:
+    """The processor constants of a tower (geometry from the tower, the rest from its checkpoint)."""
+    common = {"num_frames": vision.num_frames, "max_depth": vision.max_depth, "sample_rate": vision.sample_rate,
+              "audio_mean": vision.audio_mean, "audio_std": vision.audio_std}
+    if vision.modality == "audio":
+        return ProcessorConfig(num_mel_bins=vision.image_size[0], target_length=vision.image_size[1], **common)
+    return ProcessorConfig(image_size=vision.image_size[0], **common)
+
+
+def _checkpoint_dirs(checkpoints: Checkpoints) -> dict[str, Path]:
+    if isinstance(checkpoints, (str, Path)):
+        return {"_": Path(checkpoints)}
+    if not isinstance(checkpoints, Mapping) or not checkpoints:
+        raise InputError(checkpoints, "give a checkpoint directory or a non-empty {modality: directory} mapping")
+    for m in checkpoints:
+        if m not in VISION_MODALITIES:
+            raise InputError(m, f"unknown modality; known: {', '.join(VISION_MODALITIES)}")
+    return {m: Path(d) for m, d in checkpoints.items()}
+
+
+def _build(configs: dict[str, CheckpointConfig], meta: bool) -> LanguageBindModel:
+    first = next(iter(configs.values()))
+    text = build_text_tower(first.text) if first.text.kind != "clip" else None
+    if not meta:
+        return LanguageBindModel(configs, text)
+    with torch.device("meta"):
+        return LanguageBindModel(configs, text)
+
+
+def _load_into(model: LanguageBindModel, modality: str, directory: Path) -> None:
+    """Load one checkpoint; its text weights go to the shared tower, or to its own if they differ."""
+    config = model.configs[modality]
+    view = checkpoint_view(model, modality)
+    state = load_single(directory, view, config)
+    text_state = {k[len("text."):]: v for k, v in state.items() if k.startswith("text.")}
+    shared = model.text
+    if text_state and not _is_meta(shared):
+        current = shared.state_dict()
+        if not all(torch.equal(current[k], v) for k, v in text_state.items()):
+            model.extra_text[modality] = build_text_tower(config.text).to_empty(device="cpu")
+            model.extra_text[modality].load_state_dict(text_state, assign=True)
+        state = {k: v for k, v in state.items() if not k.startswith("text.")}
+        view = checkpoint_view(model, modality)
+        del view.text
+    view.load_state_dict(state, strict=True, assign=True)
+    # assign=True replaces the Parameter objects: re-bind the logit scale held by the dict.
+    model.logit_scales[modality] = view.logit_scale
+
+
+def _is_meta(module: nn.Module) -> bool:
+    return any(p.is_meta for p in module.parameters())
+
+
+def _tokenizer(model: LanguageBindModel, directory: Path | None) -> Any:
+    if isinstance(model.text, HFTextTower):
+        return model.text.tokenizer
+    return CLIPTokenizer.from_dir(directory)
+
+
+def _check_texts(texts: Any) -> list[str]:
+    if isinstance(texts, str):
+        texts = [texts]
+    if not isinstance(texts, Sequence) or isinstance(texts, (bytes, bytearray)):
+        raise InputError(texts, "texts must be a string or a list of strings")
+    if not texts:
+        raise InputError("texts", "the list is empty")
+    for text in texts:
+        if not isinstance(text, str):
+            raise InputError(text, f"a text must be a string, not {type(text).__name__}")
+    return list(texts)
+
+
+def _as_list(items: Any, modality: str) -> list[Any]:
+    if isinstance(items, (str, Path)):
+        items = [items]
+    if isinstance(items, torch.Tensor) or not isinstance(items, Sequence):
+        items = [items] if not isinstance(items, (list, tuple)) else items
+    if not items:
+        raise InputError(modality, "no items given (empty list)")
+    return list(items)
+
+
+def _progress(iterable: Any, enabled: bool | None, desc: str, total: int | None = None) -> Any:
+    from tqdm.auto import tqdm
+
+    size = total if total is not None else len(iterable)
+    show = enabled if enabled is not None else size > 1 and _stderr_is_tty()
+    return tqdm(iterable, desc=desc, total=size, disable=not show, leave=False)
+
+
+def _stderr_is_tty() -> bool:
+    import sys
+
+    return sys.stderr.isatty()
+
+
+__all__ = ["PRECISIONS", "Classification", "EncodeResult", "LanguageBind"]

@@ -1,0 +1,38 @@
+"""Shared test fixtures: paths to ../shared and tiny models saved in the real formats."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("LANGUAGEBIND_SHARED", REPO.parent / "shared"))
+ASSETS = SHARED / "assets"
+FIXTURE = SHARED / "fixtures" / "official-tiny-image"
+RELEASED = SHARED / "reference" / "released-configs"
+
+
+@pytest.fixture(scope="session")
+def assets() -> Path:
+    if not ASSETS.is_dir():
+        pytest.skip(f"shared assets not found at {ASSETS}")
+    return ASSETS
+
+
+@pytest.fixture(scope="session")
+def fixture_dir() -> Path:
+    if not FIXTURE.is_dir():
+        pytest.skip(f"official fixture not found at {FIXTURE}")
+    return FIXTURE
+
+
+@pytest.fixture(scope="session")
+def released_dir() -> Path:
+    if not RELEASED.is_dir():
+        pytest.skip(f"released configs not found at {RELEASED}")
+    return RELEASED
