@@ -1,6 +1,19 @@
 """LanguageBind: bind video, infrared, depth, audio and images to one frozen language encoder."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from languagebind.errors import CheckpointError, ConfigError, InputError, LanguageBindError
 
-__all__ = ["CheckpointError", "ConfigError", "InputError", "LanguageBindError"]
+__all__ = ["CheckpointError", "ConfigError", "InputError", "LanguageBind", "LanguageBindError"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # Imported lazily so that `import languagebind.errors` (and `languagebind --help`) stay light.
+    if name == "LanguageBind":
+        from languagebind.api import LanguageBind
+
+        return LanguageBind
+    raise AttributeError(f"module 'languagebind' has no attribute {name!r}")
