@@ -1,0 +1,68 @@
+"""Starting towers from an HF CLIPModel directory (the official recipe's starting point)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from languagebind.model.core import LanguageBindModel
+from languagebind.model.init import config_from_clip, init_from_clip
+
+transformers = pytest.importorskip("transformers")
+
+
+@pytest.fixture(scope="module")
+def clip_dir(tmp_path_factory):
+    config = transformers.CLIPConfig(
+        text_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+                     "hidden_act": "gelu"},
+        vision_config={"hidden_size": 48, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
+                       "image_size": 32, "patch_size": 8, "hidden_act": "gelu"},
+        projection_dim=16)
+    torch.manual_seed(0)
+    model = transformers.CLIPModel(config).eval()
+    directory = tmp_path_factory.mktemp("clip")
+    model.save_pretrained(directory)
+    return directory, model
+
+
+def build(clip, modality, **fields):
+    config = config_from_clip(clip, modality, **fields)
+    model = LanguageBindModel({modality: config}).eval()
+    init_from_clip(model, modality, clip)
+    return model
+
+
+def test_image_tower_equals_hf_clip(clip_dir):
+    directory, hf = clip_dir
+    model = build(directory, "image")
+    pixels = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    ids = torch.tensor([[49406, 320, 1125, 49407, 49407], [49406, 2368, 49407, 49407, 49407]])
+    with torch.no_grad():
+        ours = model.encode_modality("image", pixels, normalize=False)
+        theirs = hf.get_image_features(pixel_values=pixels)
+        ours_text = model.encode_text(ids, normalize=False)
+        theirs_text = hf.get_text_features(input_ids=ids)
+    theirs = getattr(theirs, "pooler_output", theirs)
+    theirs_text = getattr(theirs_text, "pooler_output", theirs_text)
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert torch.allclose(ours_text, theirs_text, atol=1e-5)
+
+
+def test_video_temporal_layers_start_as_copies(clip_dir):
+    directory, _ = clip_dir
+    model = build(directory, "video", num_frames=4)
+    layer = model.towers["video"].encoder.layers[1]
+    assert torch.equal(layer.temporal.attn.q_proj.weight, layer.self_attn.q_proj.weight)
+    assert torch.equal(layer.temporal.norm.weight, layer.layer_norm1.weight)
+    assert layer.temporal.embedding.abs().sum() > 0
+
+
+def test_audio_grid_and_tube_patches(clip_dir):
+    directory, hf = clip_dir
+    audio = build(directory, "audio", num_mel_bins=16, target_length=96)
+    assert audio.towers["audio"].embeddings.position_embedding.shape == (1 + 2 * 12, 48)
+    video = build(directory, "video", num_frames=4, clip_type="vl_new", tube_size=1)
+    emb = video.towers["video"].embeddings
+    assert emb.class_embedding.shape == (4, 48)
+    assert torch.equal(emb.proj.weight[:, :, 0], hf.vision_model.embeddings.patch_embedding.weight)
