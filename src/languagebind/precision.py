@@ -1,18 +1,36 @@
 """Device and numeric precision for inference.
 
-``fp32`` (default) is faithful to the official numerics. ``bf16`` casts the towers' weights to bfloat16:
-fast only where the hardware computes bf16 natively (CUDA, or CPUs with AVX-512 BF16 / AMX); on AVX2-only
-CPUs it is several times SLOWER than fp32, so it is never chosen implicitly there.
+* ``fp32`` (default) is faithful to the official numerics.
+* ``bf16`` / ``fp16`` cast the towers' weights; fast only where the hardware computes them natively (CUDA, or
+  CPUs with AVX-512 BF16 / AMX). On AVX2-only CPUs bf16 is several times SLOWER than fp32.
+* ``int8`` replaces the transformer Linear layers by dynamically quantised ones (int8 weights, activations
+  quantised per call; CPU only). The projections, embeddings, norms and attention stay fp32.
+* ``auto`` picks, for the device it runs on, the fastest of the modes the hardware supports natively, by timing
+  one transformer block of the model in each (once per process and block shape); a mode replaces fp32 only when
+  it is clearly faster, so ``auto`` is never slower than fp32.
+
+The logit scales always stay float32; ``LanguageBind`` returns float32 embeddings in every mode.
 """
 
 from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from languagebind.errors import InputError
+from languagebind.model.config import TransformerConfig
+from languagebind.model.lora import merge_lora
+from languagebind.model.transformer import Block
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+FLOAT_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# Agreement order: a faster mode must beat the next more accurate one by this factor to be chosen.
+MIN_SPEEDUP = 1.10
+_AUTO_CACHE: dict[tuple, str] = {}
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -25,13 +43,149 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         raise InputError(device, f"not a device ({err})") from err
 
 
-def apply_precision(model: nn.Module, precision: str, device: torch.device) -> nn.Module:
-    """Move ``model`` to ``device`` in ``precision``; the logit scales stay float32."""
+def cpu_has_native_bf16() -> bool:
+    """True where the CPU has bf16 dot-product instructions (AVX-512 BF16 or AMX)."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def int8_supported() -> bool:
+    """Dynamic int8 quantisation needs one of torch's x86/ARM quantised engines."""
+    return bool({"x86", "fbgemm", "onednn", "qnnpack"} & set(torch.backends.quantized.supported_engines))
+
+
+def hardware_summary() -> dict[str, object]:
+    """What the precision choice depends on (for benchmark reports and logs)."""
+    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_native_bf16": cpu_has_native_bf16(),
+            "int8_engine": torch.backends.quantized.engine, "threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
+def native_precisions(device: torch.device) -> list[str]:
+    """Modes the hardware runs natively, most faithful first (``auto`` chooses among these)."""
+    if device.type == "cuda":
+        return ["fp32", "bf16" if torch.cuda.is_bf16_supported() else "fp16"]
+    if device.type != "cpu":
+        return ["fp32"]
+    return ["fp32"] + (["bf16"] if cpu_has_native_bf16() else []) + (["int8"] if int8_supported() else [])
+
+
+def apply_precision(model: nn.Module, precision: str, device: torch.device) -> str:
+    """Move ``model`` to ``device`` in ``precision`` (in place); returns the concrete mode used.
+
+    Every child module except ``logit_scales`` is converted, so the scales stay float32.
+    """
     if precision not in PRECISIONS:
         raise InputError(precision, f"unknown precision; use one of {', '.join(PRECISIONS)}")
+    if precision == "int8" and device.type != "cpu":
+        raise InputError(precision, f"int8 (dynamic quantisation) runs on the CPU only, not {device}")
     model.to(device)
-    if precision == "bf16":
-        for name, module in model.named_children():
-            if name != "logit_scales":
-                module.to(torch.bfloat16)
-    return model
+    if precision == "auto":
+        precision = choose_precision(probe_config(model), device)
+    towers = [module for name, module in model.named_children() if name != "logit_scales"]
+    if precision in ("bf16", "fp16"):
+        for module in towers:
+            module.to(FLOAT_DTYPES[precision])
+    elif precision == "int8":
+        for module in towers:
+            quantize_int8(module)
+    return precision
+
+
+def quantize_int8(module: nn.Module) -> int:
+    """Merge LoRA adapters, then swap every transformer ``nn.Linear`` for a dynamically quantised one, in place.
+
+    Output projections (``*projection``) stay float. The quantised layers still report float ``weight`` /
+    ``bias`` in ``state_dict()`` (dequantised), so fingerprints and exports keep working. Returns the count.
+    """
+    from torch.ao.quantization import quantize_dynamic
+
+    merge_lora(module)
+    names = {name for name, child in module.named_modules()
+             if type(child) is nn.Linear and not name.endswith("projection")}
+    if not names:
+        return 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated in favour of torchao (not installed)
+        quantize_dynamic(module, qconfig_spec=names, dtype=torch.qint8, inplace=True)
+    for name in names:
+        module.get_submodule(name).register_state_dict_post_hook(_dequantized_state)
+    return len(names)
+
+
+def _dequantized_state(module: nn.Module, state: dict, prefix: str, _meta: object) -> None:
+    """state_dict hook of a quantised Linear: float ``weight``/``bias`` in place of the packed params."""
+    for key in ("scale", "zero_point", "_packed_params.dtype", "_packed_params._packed_params"):
+        state.pop(prefix + key, None)
+    state[prefix + "weight"] = module.weight().dequantize()
+    if module.bias() is not None:
+        state[prefix + "bias"] = module.bias().detach()
+
+
+def input_dtype(module: nn.Module) -> torch.dtype:
+    """The float dtype a module computes in (its first floating parameter's; float32 when it has none)."""
+    for param in module.parameters():
+        if param.is_floating_point():
+            return param.dtype
+    return torch.float32
+
+
+# -- auto ------------------------------------------------------------------------------------------------
+def probe_config(model: nn.Module) -> tuple[TransformerConfig, int]:
+    """The widest transformer in ``model`` and its token count: what ``auto`` times."""
+    best: tuple[TransformerConfig, int] | None = None
+    for child in model.modules():
+        cfg = getattr(child, "config", None)
+        transformer = getattr(cfg, "transformer", None)
+        if not isinstance(transformer, TransformerConfig):
+            continue
+        tokens = getattr(cfg, "num_positions", None) or getattr(cfg, "context_length", 77)
+        if best is None or transformer.width * transformer.layers > best[0].width * best[0].layers:
+            best = (transformer, int(tokens))
+    if best is None:  # e.g. a Hugging Face text tower only: a CLIP-B-sized block stands in
+        best = (TransformerConfig(width=768, layers=12, heads=12, mlp_dim=3072), 77)
+    return best
+
+
+def choose_precision(probe: tuple[TransformerConfig, int], device: torch.device) -> str:
+    """The fastest native mode for a block of this shape (cached per process); fp32 unless one is clearly faster."""
+    candidates = native_precisions(device)
+    if device.type == "cuda":  # GPUs compute half precision natively: no need to time
+        return candidates[-1]
+    key = (device.type, probe, torch.get_num_threads(), tuple(candidates))
+    if key not in _AUTO_CACHE:
+        timings = {mode: time_block(probe, mode) for mode in candidates}
+        _AUTO_CACHE[key] = pick_fastest(timings, candidates)
+    return _AUTO_CACHE[key]
+
+
+def pick_fastest(timings: dict[str, float], order: list[str]) -> str:
+    """Walk from the most faithful mode; move to a less faithful one only when it is ``MIN_SPEEDUP`` faster."""
+    chosen = order[0]
+    for mode in order[1:]:
+        if timings[mode] * MIN_SPEEDUP <= timings[chosen]:
+            chosen = mode
+    return chosen
+
+
+def time_block(probe: tuple[TransformerConfig, int], mode: str, repeats: int = 3) -> float:
+    """Best-of-``repeats`` seconds for one forward of a random block (batch 2) in ``mode`` on the CPU."""
+    cfg, tokens = probe
+    block = Block(cfg).eval()
+    if mode == "int8":
+        quantize_int8(block)
+    elif mode != "fp32":
+        block.to(FLOAT_DTYPES[mode])
+    x = torch.randn(2, tokens, cfg.width, generator=torch.Generator().manual_seed(0)).to(input_dtype(block))
+    return _best_time(lambda: block(x), repeats)
+
+
+def _best_time(fn: Callable[[], object], repeats: int) -> float:
+    with torch.inference_mode():
+        fn()  # warm-up: kernel selection, weight packing
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - start)
+    return best
