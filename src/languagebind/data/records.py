@@ -1,0 +1,90 @@
+"""One training pair before decoding (``PairRecord``) and a compact store of many (``PackedRecords``).
+
+A record names its modality items by *source*: a path, the bytes of one file (from a tar shard), or a list of
+those (video frames, depth/thermal keyframes). Nothing is decoded or checked until the sample is loaded, so a
+missing file is found (and skipped) in the DataLoader worker that needs it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from languagebind.data.text import TextViews
+from languagebind.errors import InputError
+
+
+@dataclass(frozen=True)
+class Blob:
+    """The bytes of one file read from a shard; ``name`` is its member name (for messages and its suffix)."""
+
+    name: str
+    data: bytes
+
+    @property
+    def suffix(self) -> str:
+        return "." + self.name.rsplit(".", 1)[-1].lower() if "." in self.name else ""
+
+
+Source = Path | Blob
+FrameSources = tuple[Source, ...]
+
+
+@dataclass(frozen=True)
+class PairRecord:
+    """A clip id, its modality sources (``{modality: Source | FrameSources}``), its texts and free metadata."""
+
+    id: str
+    sources: dict[str, Source | FrameSources]
+    texts: TextViews
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class PackedRecords:
+    """Many records as one bytes buffer of JSON lines plus an offset array.
+
+    A list of millions of Python dicts is copied page by page into every DataLoader worker as reference counts
+    change (copy-on-write); one ``bytes`` object and one numpy array are not. ``parse`` turns a line's dict into
+    a ``PairRecord``.
+    """
+
+    def __init__(self, buffer: bytes, offsets: np.ndarray, parse: Callable[[dict[str, Any]], PairRecord],
+                 origin: str) -> None:
+        self.buffer = buffer
+        self.offsets = offsets  # (n + 1,) int64: line i is buffer[offsets[i]:offsets[i + 1]]
+        self.parse = parse
+        self.origin = origin
+
+    @classmethod
+    def from_lines(cls, lines: Sequence[bytes], parse: Callable[[dict[str, Any]], PairRecord],
+                   origin: str) -> PackedRecords:
+        offsets = np.zeros(len(lines) + 1, dtype=np.int64)
+        np.cumsum([len(line) for line in lines], out=offsets[1:])
+        return cls(b"".join(lines), offsets, parse, origin)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def raw(self, index: int) -> dict[str, Any]:
+        line = self.buffer[self.offsets[index]:self.offsets[index + 1]]
+        return json.loads(line)
+
+    def __getitem__(self, index: int) -> PairRecord:
+        return self.parse(self.raw(index))
+
+    def __iter__(self) -> Iterator[PairRecord]:
+        for i in range(len(self)):
+            yield self[i]
+
+
+def record_id(data: dict[str, Any], where: str) -> str:
+    """The ``id`` of a record object, as a non-empty string."""
+    value = data.get("id")
+    if not isinstance(value, (str, int)) or str(value) == "":
+        raise InputError(where, "every record needs a non-empty 'id'")
+    return str(value)
