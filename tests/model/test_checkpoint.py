@@ -7,13 +7,13 @@ import json
 
 import pytest
 import torch
-from tests.model.helpers import random_model, save_tiny_official
 
 from languagebind.errors import CheckpointError
 from languagebind.model.checkpoint import load_single, read_config, read_weights, save_official, save_ours
 from languagebind.model.core import LanguageBindModel, checkpoint_view
 from languagebind.model.lora import merge_lora
 from languagebind.model.presets import tiny_config
+from tests.model.helpers import random_model, save_tiny_official
 
 VARIANTS = {
     "image": {}, "depth": {}, "audio": {}, "thermal": {}, "thermal_lora": {"lora_r": 2},

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tests.model.helpers import random_model
 
 from languagebind.model.checkpoint import load_single, read_config
 from languagebind.model.config import CheckpointConfig
 from languagebind.model.core import LanguageBindModel, checkpoint_view
 from languagebind.model.presets import tiny_config
+from tests.model.helpers import random_model
 
 EXPECTED_PARAMS_M = {"Image": 427.6, "Depth": 428.0, "Thermal": 428.0, "Audio_FT": 428.0, "Video_FT": 528.6}
 
