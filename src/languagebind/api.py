@@ -32,8 +32,9 @@ from languagebind.model.checkpoint import (
 from languagebind.model.config import VISION_MODALITIES, CheckpointConfig, VisionConfig
 from languagebind.model.core import LanguageBindModel, checkpoint_view, init_weights
 from languagebind.model.text import HFTextTower, build_text_tower
-from languagebind.precision import PRECISIONS, apply_precision, resolve_device
+from languagebind.precision import PRECISIONS, apply_precision, float32_features, input_dtype, resolve_device
 from languagebind.processing import CLIPTokenizer, ProcessorConfig, build_processor
+from languagebind.utils.prefetch import batched, prefetch_map
 
 DEFAULT_TEMPLATES = ("a photo of a {}.",)
 PREPROCESSING_VERSION = "1"
@@ -77,7 +78,7 @@ class LanguageBind(nn.Module):
         self.device = torch.device(device)
         self.precision = precision
         self._fingerprints: dict[str, str] = {}
-        apply_precision(self.model, precision, self.device)
+        self.precision = apply_precision(self.model, precision, self.device)  # the concrete mode
 
     # -- construction --------------------------------------------------------------------------------
     @classmethod
@@ -142,19 +143,23 @@ class LanguageBind(nn.Module):
     @torch.inference_mode()
     def encode(self, modality: str, items: Any, batch_size: int = 32, progress: bool | None = None,
                normalize: bool = True) -> torch.Tensor:
-        """Paths, items, texts, or a preprocessed batch -> (B, P) float32 embeddings (L2-normalised)."""
+        """Paths, items, texts, or a preprocessed batch -> (B, P) float32 embeddings (L2-normalised).
+
+        Files are decoded by background threads while the model computes (``utils.prefetch``).
+        """
         if isinstance(items, torch.Tensor):
             return self._encode_tensor(modality, items, batch_size, normalize)
-        items = _check_texts(items) if modality == "text" else _as_list(items, modality)
-        if modality != "text":
-            self._processor(modality)
-        batches = [items[i:i + batch_size] for i in range(0, len(items), batch_size)]
-        out = []
-        for batch in _progress(batches, progress, f"encode {modality}"):
-            if modality == "text":
-                out.append(self._encode_text(self.tokenize(batch), normalize))
-            else:
-                out.append(self._encode_tensor(modality, self.preprocess(modality, batch), batch_size, normalize))
+        if modality == "text":
+            texts = _check_texts(items)
+            batches = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
+            return torch.cat([self._encode_text(self.tokenize(batch), normalize)
+                              for batch in _progress(batches, progress, "encode text")])
+        processor = self._processor(modality)
+        items = _as_list(items, modality)
+        loaded = prefetch_map(processor.load, items, ahead=2 * batch_size)
+        out = [self._encode_tensor(modality, torch.stack(batch), batch_size, normalize)
+               for batch in _progress(batched(loaded, batch_size), progress, f"encode {modality}",
+                                      total=-(-len(items) // batch_size))]
         return torch.cat(out)
 
     @torch.inference_mode()
@@ -163,16 +168,25 @@ class LanguageBind(nn.Module):
         """Like ``encode`` but bad items are skipped and reported instead of raising."""
         processor = self._processor(modality)
         items = _as_list(items, modality)
+
+        def load(item: Any) -> tuple[torch.Tensor | None, str | None]:
+            try:
+                return processor.load(item), None
+            except InputError as err:
+                return None, err.reason
+
         chunks, indices, failures = [], [], []
-        for start in _progress(range(0, len(items), batch_size), progress, f"encode {modality}",
-                               total=-(-len(items) // batch_size)):
+        loaded = batched(prefetch_map(load, items, ahead=2 * batch_size), batch_size)
+        for start, batch in zip(range(0, len(items), batch_size),
+                                _progress(loaded, progress, f"encode {modality}", total=-(-len(items) // batch_size)),
+                                strict=True):
             tensors = []
-            for i, item in enumerate(items[start:start + batch_size], start):
-                try:
-                    tensors.append(processor.load(item))
+            for i, (tensor, reason) in enumerate(batch, start):
+                if reason is None:
+                    tensors.append(tensor)
                     indices.append(i)
-                except InputError as err:
-                    failures.append((item, err.reason))
+                else:
+                    failures.append((items[i], reason))
             if tensors:
                 chunks.append(self._encode_tensor(modality, torch.stack(tensors), batch_size, True))
         width = self.model.towers[modality].config.projection_dim
@@ -180,19 +194,24 @@ class LanguageBind(nn.Module):
         return EncodeResult(embeddings, indices, failures)
 
     def _encode_text(self, tokens: dict[str, torch.Tensor], normalize: bool) -> torch.Tensor:
-        ids = tokens["input_ids"].to(self.device)
-        mask = tokens["attention_mask"].to(self.device)
-        return self.model.encode_text(ids, mask, normalize=normalize).float().cpu()
+        ids, mask = tokens["input_ids"], tokens["attention_mask"]
+        # Drop the all-padding tail columns: exact, since the CLIP tower is causal and pools the first EOS
+        # (nothing after it can change it), and the HF tower masks padding keys and mean-pools real tokens.
+        if isinstance(self.model.text, HFTextTower):
+            length = int(mask.sum(1).max()) if self.model.text.tokenizer.padding_side == "right" else ids.shape[1]
+        else:
+            length = int(ids.argmax(dim=-1).max()) + 1
+        ids, mask = ids[:, :length].to(self.device), mask[:, :length].to(self.device)
+        return float32_features(self.model.encode_text(ids, mask, normalize=False), normalize)
 
     def _encode_tensor(self, modality: str, pixels: torch.Tensor, batch_size: int, normalize: bool) -> torch.Tensor:
         if modality == "text":
             raise InputError("text", "pass a list of strings, not a tensor")
         self._check_batch(modality, pixels)
-        dtype = next(self.model.towers[modality].parameters()).dtype
-        out = [self.model.encode_modality(modality, chunk.to(self.device, dtype if dtype.is_floating_point
-                                                              else torch.float32), normalize).float().cpu()
-               for chunk in pixels.split(batch_size)]
-        return torch.cat(out)
+        dtype = input_dtype(self.model.towers[modality])
+        out = [float32_features(self.model.encode_modality(modality, chunk.to(self.device, dtype), normalize=False),
+                                 normalize) for chunk in pixels.split(batch_size)]
+        return out[0] if len(out) == 1 else torch.cat(out)
 
     def _check_batch(self, modality: str, pixels: torch.Tensor) -> None:
         cfg = self.model.towers[modality].config

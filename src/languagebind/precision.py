@@ -130,6 +130,12 @@ def input_dtype(module: nn.Module) -> torch.dtype:
     return torch.float32
 
 
+def float32_features(features: torch.Tensor, normalize: bool) -> torch.Tensor:
+    """Model output in any precision -> float32 on the CPU, L2-normalised in float32 when ``normalize``."""
+    features = features.float().cpu()
+    return torch.nn.functional.normalize(features, dim=-1) if normalize else features
+
+
 # -- auto ------------------------------------------------------------------------------------------------
 def probe_config(model: nn.Module) -> tuple[TransformerConfig, int]:
     """The widest transformer in ``model`` and its token count: what ``auto`` times."""
