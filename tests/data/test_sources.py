@@ -8,13 +8,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from tests.data.helpers import make_clips, write_manifest, write_shards, write_vidal
 
 from languagebind.data.manifest import read_manifest
 from languagebind.data.records import Blob
 from languagebind.data.shards import expand_shards, iter_shard, shard_record, split_member_name
 from languagebind.data.vidal import read_vidal
 from languagebind.errors import InputError
+from tests.data.helpers import make_clips, write_manifest, write_shards, write_vidal
 
 
 def test_manifest_paths_are_relative_to_its_folder(tmp_path: Path) -> None:

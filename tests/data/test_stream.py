@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tests.data.helpers import make_clips, write_manifest, write_shards
 from torch.utils.data import DataLoader
 
 from languagebind.data.manifest import read_manifest
@@ -23,6 +22,7 @@ from languagebind.data.stream import (
 )
 from languagebind.data.text import TextSampler
 from languagebind.errors import InputError
+from tests.data.helpers import make_clips, write_manifest, write_shards
 
 
 class FakeLoader:

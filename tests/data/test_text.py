@@ -39,7 +39,10 @@ def test_mix_frequencies_follow_official_weights() -> None:
     sampler = TextSampler()
     rng = np.random.default_rng(0)
     counts = collections.Counter(sampler.sample(views(), rng).view for _ in range(20000))
+    assert counts["captions"] == 0  # not a VIDAL view: the official five keep 0.2 each
     for view, weight in MIX_WEIGHTS.items():
+        if view == "captions":
+            continue
         assert abs(counts[view] / 20000 - weight) < 0.015
     keyframes = collections.Counter(c.keyframe for c in (sampler.sample(views(), rng) for _ in range(20000))
                                     if c.view == "keyframe_captions")
@@ -78,3 +81,9 @@ def test_official_fields_strip_polished_prefix() -> None:
     assert v.keyframe_captions == ("y", "", "x")
     with pytest.raises(InputError, match="unknown text fields"):
         TextViews.from_ours({"title": "x"})
+
+
+def test_generic_captions_view() -> None:
+    v = TextViews.from_ours({"captions": ["a dog", "", "a puppy"]})
+    rng = np.random.default_rng(0)
+    assert {TextSampler().sample(v, rng).text for _ in range(40)} == {"a dog", "a puppy"}

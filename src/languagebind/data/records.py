@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -43,6 +43,16 @@ class PairRecord:
     sources: dict[str, Source | FrameSources]
     texts: TextViews
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+class RecordStore(Protocol):
+    """Random access to records: ``len``, ``store[i]``, and ``origin`` (a name for messages)."""
+
+    origin: str
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> PairRecord: ...
 
 
 class PackedRecords:
@@ -88,3 +98,35 @@ def record_id(data: dict[str, Any], where: str) -> str:
     if not isinstance(value, (str, int)) or str(value) == "":
         raise InputError(where, "every record needs a non-empty 'id'")
     return str(value)
+
+
+class MemoryRecords:
+    """Records over already-preprocessed tensors (``pixels[i]`` is item i as its tower takes it), for in-memory
+    training. A text is a string, a list of alternative captions, or ``TextViews``."""
+
+    def __init__(self, modality: str, pixels: Any, texts: Sequence[str | Sequence[str] | TextViews],
+                 ids: Sequence[str] | None = None, origin: str = "memory") -> None:
+        if len(pixels) != len(texts):
+            raise InputError(origin, f"{len(pixels)} items but {len(texts)} texts")
+        self.modality, self.pixels = modality, pixels
+        self.texts = [_as_views(t) for t in texts]
+        self.ids = [str(i) for i in ids] if ids is not None else [f"{origin}#{i}" for i in range(len(texts))]
+        self.origin = origin
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, index: int) -> PairRecord:
+        return PairRecord(self.ids[index], {self.modality: self.pixels[index]}, self.texts[index])
+
+    def __iter__(self) -> Iterator[PairRecord]:
+        for i in range(len(self)):
+            yield self[i]
+
+
+def _as_views(text: str | Sequence[str] | TextViews) -> TextViews:
+    if isinstance(text, TextViews):
+        return text
+    if isinstance(text, str):
+        return TextViews(captions=(text.strip(),))
+    return TextViews(captions=tuple(str(t).strip() for t in text))

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from languagebind.data.records import PackedRecords, PairRecord
+from languagebind.data.records import PairRecord, RecordStore
 from languagebind.data.shards import RawSample, iter_shard, shard_record
 from languagebind.data.text import TextChoice
 from languagebind.errors import InputError, LanguageBindError
@@ -119,7 +119,7 @@ class _Batches(IterableDataset):
 class IndexedBatches(_Batches):
     """Batches from a record store with random access (manifest, VIDAL annotation)."""
 
-    def __init__(self, records: PackedRecords, loader: SampleLoader, tokenize: Tokenize, batch_size: int,
+    def __init__(self, records: RecordStore, loader: SampleLoader, tokenize: Tokenize, batch_size: int,
                  seed: int = 0, partition: Partition = Partition(), start_batch: int = 0,
                  max_bad_in_a_row: int = 16) -> None:
         super().__init__(loader, tokenize, batch_size, seed, partition, start_batch, max_bad_in_a_row)
@@ -162,7 +162,8 @@ class IndexedBatches(_Batches):
                 record = self.records[index]
                 return self._load(record, sample_rng(self.seed, epoch, position, attempt))
             except Exception as err:  # any decoder failure is a bad sample (_reason)
-                skipped.append((record.id if record is not None else f"{self.records.origin}#{index}", _reason(err)))
+                name = record.id if record is not None else f"{self.records.origin}#{index}"
+                skipped.append((name, skip_reason(err)))
             index = int(fallback.integers(len(self.records)))
         raise self._too_many_bad(skipped)
 
@@ -208,7 +209,7 @@ class ShardBatches(_Batches):
                     samples.append(self._load(shard_record(raw), sample_rng(self.seed, epoch, unit, consumed)))
                     bad_in_a_row = 0
                 except Exception as err:  # any decoder failure is a bad sample (_reason)
-                    skipped.append((raw.key, _reason(err)))
+                    skipped.append((raw.key, skip_reason(err)))
                     bad_in_a_row += 1
                     if bad_in_a_row >= self.max_bad_in_a_row:
                         raise self._too_many_bad(skipped) from None
@@ -252,7 +253,7 @@ def shuffled(items: Iterator[Any], size: int, rng: np.random.Generator) -> Itera
         yield buffer.pop(int(rng.integers(len(buffer))))
 
 
-def _reason(err: Exception) -> str:
+def skip_reason(err: Exception) -> str:
     """Why a sample was skipped: an ``InputError``'s reason, else the exception type and message."""
     if isinstance(err, InputError):
         return err.reason

@@ -20,12 +20,15 @@ import numpy as np
 
 from languagebind.errors import ConfigError, InputError
 
-VIEWS = ("raw", "video_caption", "polished_caption", "sound_caption", "keyframe_captions")
+VIEWS = ("raw", "video_caption", "polished_caption", "sound_caption", "keyframe_captions", "captions")
+LIST_VIEWS = ("keyframe_captions", "captions")  # a weight is shared evenly by the list's entries
 # Official field / --text-type names -> ours.
 OFFICIAL_VIEW_NAMES = {"raw": "raw", "mplug": "video_caption", "polish_mplug": "polished_caption",
                        "sound_mplug": "sound_caption", "ofa": "keyframe_captions"}
+# ``captions`` (generic alternative captions, e.g. COCO's five) is not a VIDAL view; it never occurs in official
+# data, so giving it a weight leaves the official rule unchanged there.
 MIX_WEIGHTS = {"raw": 0.2, "video_caption": 0.2, "polished_caption": 0.2, "sound_caption": 0.2,
-               "keyframe_captions": 0.2}
+               "keyframe_captions": 0.2, "captions": 0.2}
 POLISHED_PREFIX = "In the video, "  # the official shards store polished captions with it; the loader strips it
 
 
@@ -38,6 +41,7 @@ class TextViews:
     polished_caption: str = ""
     sound_caption: str = ""
     keyframe_captions: tuple[str, ...] = ()
+    captions: tuple[str, ...] = ()
 
     @classmethod
     def from_ours(cls, text: Mapping[str, object]) -> TextViews:
@@ -45,13 +49,11 @@ class TextViews:
         unknown = set(text) - set(VIEWS)
         if unknown:
             raise InputError(str(sorted(unknown)), f"unknown text fields; known: {', '.join(VIEWS)}")
-        frames = text.get("keyframe_captions") or ()
-        if isinstance(frames, str) or not isinstance(frames, Sequence):
-            raise InputError("keyframe_captions", "must be a list of strings")
         return cls(raw=_string(text.get("raw")), video_caption=_string(text.get("video_caption")),
                    polished_caption=_string(text.get("polished_caption")),
                    sound_caption=_string(text.get("sound_caption")),
-                   keyframe_captions=tuple(_string(t) for t in frames))
+                   keyframe_captions=_strings(text.get("keyframe_captions"), "keyframe_captions"),
+                   captions=_strings(text.get("captions"), "captions"))
 
     @classmethod
     def from_official(cls, fields: Mapping[str, object]) -> TextViews:
@@ -60,14 +62,20 @@ class TextViews:
         if ofa is None:
             keyed = {int(k[3:]): v for k, v in fields.items() if re.fullmatch(r"ofa\d+", k)}
             ofa = [keyed.get(k, "") for k in range(max(keyed) + 1)] if keyed else []
-        if isinstance(ofa, str) or not isinstance(ofa, Sequence):
-            raise InputError("ofa", "must be a list of strings")
         polished = _string(fields.get("polish_mplug"))
         if polished.startswith(POLISHED_PREFIX):
             polished = polished[len(POLISHED_PREFIX):]
         return cls(raw=_string(fields.get("raw")), video_caption=_string(fields.get("mplug")),
                    polished_caption=polished, sound_caption=_string(fields.get("sound_mplug")),
-                   keyframe_captions=tuple(_string(t) for t in ofa))
+                   keyframe_captions=_strings(ofa, "ofa"))
+
+
+def _strings(values: object, name: str) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise InputError(name, "must be a list of strings")
+    return tuple(_string(t) for t in values)
 
 
 def _string(value: object) -> str:
@@ -136,7 +144,8 @@ class TextSampler:
     """Draws one text view per sample by weight, renormalised over the views a clip has.
 
     ``weights``: ``"mix"`` (official default), one view name (ours or official, e.g. ``"polish_mplug"``) for
-    always that view, or ``{view: weight}``. The keyframe weight is the total over all keyframe captions.
+    always that view, or ``{view: weight}``. A list view's weight (keyframe captions, captions) is the total over
+    its entries.
     """
 
     weights: Mapping[str, float] = field(default_factory=lambda: dict(MIX_WEIGHTS))
@@ -153,9 +162,11 @@ class TextSampler:
             weight = float(self.weights.get(view, 0.0))
             if weight <= 0:
                 continue
-            if view == "keyframe_captions":
-                captions = views.keyframe_captions
-                out.extend((TextChoice(t, view, k), weight / len(captions)) for k, t in enumerate(captions) if t)
+            if view in LIST_VIEWS:
+                entries = getattr(views, view)
+                keyframe = view == "keyframe_captions"
+                out.extend((TextChoice(t, view, k if keyframe else None), weight / len(entries))
+                           for k, t in enumerate(entries) if t)
                 continue
             text = getattr(views, view)
             if view == "raw":
