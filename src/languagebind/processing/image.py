@@ -8,8 +8,9 @@ EXIF orientation is NOT applied (as officially). Modes other than RGB are conver
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def open_image(item: object, limits: ImageLimits, what: str = "an image") -> Ima
     if not isinstance(item, (str, Path)):
         raise InputError(item, f"expected a file path or a PIL image, got {type(item).__name__}")
     path = existing_file(item)
-    with decode_errors(item, what), warnings.catch_warnings():
+    with decode_errors(item, what), warnings.catch_warnings(), _bomb_is_too_large(item):
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is checked instead
         with Image.open(path) as image:
             limits.check(item, *image.size)
@@ -110,6 +111,14 @@ def load_image(item: object, size: int, mean: Sequence[float], std: Sequence[flo
     with decode_errors(item, what):
         rgb = to_rgb(image, item)
     return image_transform(pil_to_tensor(rgb), size, mean, std)
+
+
+@contextlib.contextmanager
+def _bomb_is_too_large(item: object) -> Iterator[None]:
+    try:
+        yield
+    except Image.DecompressionBombError as err:
+        raise InputError(item, f"image too large: {err}") from err
 
 
 @dataclass(frozen=True)
