@@ -1,0 +1,114 @@
+"""The benchmark registry: name -> reader, modality, task, metrics, prompts and the paper's numbers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from languagebind.errors import InputError
+from languagebind.evaluation import readers_audio as audio
+from languagebind.evaluation import readers_folders as folders
+from languagebind.evaluation import readers_video as video
+from languagebind.evaluation.datasets import Dataset
+from languagebind.evaluation.prompts import DATA_PACKAGE
+
+# Letter of each modality in retrieval metric names (t2v_R@1, a2t_MdR, ...).
+RETRIEVAL_LETTER = {"video": "v", "audio": "a", "image": "i", "depth": "d", "thermal": "ir"}
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One evaluation: how to read it, what tower encodes it, and what is reported."""
+
+    name: str
+    title: str
+    reader: Callable[[Path], Dataset]
+    modality: str
+    task: str  # "retrieval" | "classification" | "multilabel"
+    metrics: tuple[str, ...]  # headline metrics (the Markdown table's rows)
+    templates: str | None = None  # template set of prompts.templates (classification)
+    layout: str = ""  # what --data must contain
+
+    @property
+    def letter(self) -> str:
+        return RETRIEVAL_LETTER[self.modality]
+
+
+def _retrieval(name: str, title: str, reader: Callable[[Path], Dataset], modality: str, layout: str) -> Benchmark:
+    x = RETRIEVAL_LETTER[modality]
+    metrics = tuple(f"{d}_{m}" for d in (f"t2{x}", f"{x}2t") for m in ("R@1", "R@5", "R@10", "MdR", "MnR"))
+    return Benchmark(name, title, reader, modality, "retrieval", metrics, layout=layout)
+
+
+def _classification(name: str, title: str, reader: Callable[[Path], Dataset], modality: str, templates: str,
+                    layout: str, top5: bool = True) -> Benchmark:
+    return Benchmark(name, title, reader, modality, "classification", ("top1", "top5") if top5 else ("top1",),
+                     templates, layout)
+
+
+BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
+    _retrieval("msrvtt", "MSR-VTT 1k-A", video.read_msrvtt, "video",
+               "MSRVTT_JSFUSION_test.csv + <video_id>.mp4"),
+    _retrieval("msvd", "MSVD", video.read_msvd, "video", "raw-captions.pkl, test_list.txt + <video_id>.avi"),
+    _retrieval("didemo", "DiDeMo (paragraph)", video.read_didemo, "video",
+               "test_data.json [+ test_list.txt] + videos named as in the json"),
+    _retrieval("activitynet", "ActivityNet Captions val_1 (paragraph)", video.read_activitynet, "video",
+               "val_1.json [+ val_ids.json] + v_<id>.mp4"),
+    _classification("kinetics400", "Kinetics-400 val", video.read_kinetics400, "video", "video",
+                    "validate.csv/val.csv + <youtube_id>_<start:06d>_<end:06d>.mp4"),
+    _classification("llvip", "LLVIP (infrared crops)", folders.read_llvip, "thermal", "photo",
+                    "[val/]{background,person}/*.jpg", top5=False),
+    _classification("flir_v1", "FLIR v1 (infrared crops)", folders.read_flir_v1, "thermal", "photo",
+                    "[val/]{bicycle,car,dog,person}/*.jpg", top5=False),
+    _classification("flir_v2", "FLIR v2 (infrared crops)", folders.read_flir_v2, "thermal", "photo",
+                    "[val/]<12 class folders>/*.jpg"),
+    _classification("nyu_d", "NYU-D v2 (depth scenes)", folders.read_nyu_d, "depth", "depth",
+                    "[val/]<10 scene folders>/*.png (uint16 mm)"),
+    _classification("sun_d", "SUN-D (depth scenes)", folders.read_sun_d, "depth", "depth",
+                    "[val/]<19 scene folders>/*.png (uint16 mm)"),
+    _classification("esc50", "ESC-50 (5 folds)", audio.read_esc50, "audio", "sound",
+                    "meta/esc50.csv + audio/<filename>.wav"),
+    _classification("vggsound", "VGGSound test", audio.read_vggsound, "audio", "sound",
+                    "vggsound.csv + <youtube_id>_<start:06d>.wav|.mp4"),
+    Benchmark("audioset", "AudioSet eval (multi-label)", audio.read_audioset, "audio", "multilabel", ("mAP",),
+              "sound", "class_labels_indices.csv, eval_segments.csv + Y<YTID>.wav"),
+    _retrieval("clotho", "Clotho v2 evaluation", audio.read_clotho, "audio",
+               "clotho_captions_evaluation.csv + evaluation/<file_name>"),
+    _retrieval("audiocaps", "AudioCaps test", audio.read_audiocaps, "audio",
+               "test.csv + <youtube_id>.wav"),
+    _classification("imagenet", "ImageNet-style folders", folders.read_imagenet, "image", "photo",
+                    "[val/]<wnid>/*.JPEG"),
+]}
+
+ALIASES = {"msr_vtt": "msrvtt", "msrvtt_1ka": "msrvtt", "activitynet_captions": "activitynet", "anet": "activitynet",
+           "k400": "kinetics400", "kinetics_400": "kinetics400", "flirv1": "flir_v1", "flirv2": "flir_v2",
+           "nyuv2": "nyu_d", "nyud": "nyu_d", "nyu_d_v2": "nyu_d", "sunrgbd": "sun_d", "sund": "sun_d",
+           "esc_50": "esc50", "vgg_sound": "vggsound", "clotho_v2": "clotho", "imagenet_1k": "imagenet"}
+
+
+def get_benchmark(name: str) -> Benchmark:
+    """A benchmark by name (case and ``-``/``_`` insensitive, common aliases accepted)."""
+    key = name.strip().lower().replace("-", "_")
+    key = ALIASES.get(key, key)
+    if key not in BENCHMARKS:
+        raise InputError(name, f"unknown benchmark; known: {', '.join(BENCHMARKS)}")
+    return BENCHMARKS[key]
+
+
+@cache
+def _paper_rows() -> tuple[dict, ...]:
+    text = resources.files(DATA_PACKAGE).joinpath("paper_results.json").read_text(encoding="utf-8")
+    return tuple(json.loads(text)["rows"])
+
+
+def paper_results(name: str) -> dict[str, dict[str, dict]]:
+    """The paper's numbers for a benchmark: ``{variant: {metric: {"value", "verified", "source"}}}``."""
+    out: dict[str, dict[str, dict]] = {}
+    for row in _paper_rows():
+        if row["benchmark"] == name:
+            out.setdefault(row["variant"], {})[row["metric"]] = {k: row[k] for k in ("value", "verified", "source")}
+    return out

@@ -1,0 +1,1 @@
+"""Prompt templates, class-name lists and the paper results table (data files)."""
