@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,11 @@ def test_dir_without_tokenizer_files_uses_bundled(tmp_path: Path, bundled: CLIPT
 def test_non_string_texts_raise(bundled: CLIPTokenizer, bad: object) -> None:
     with pytest.raises(InputError):
         bundled(bad)
+
+
+def test_pickles_for_worker_processes(bundled: CLIPTokenizer) -> None:
+    clone = pickle.loads(pickle.dumps(bundled))
+    assert torch.equal(clone(SENTENCES)["input_ids"], bundled(SENTENCES)["input_ids"])
 
 
 def test_batch_rows_equal_single(bundled: CLIPTokenizer) -> None:

@@ -79,6 +79,15 @@ class CLIPTokenizer:
         self._byte_symbols = bytes_to_unicode()
         self.bpe = lru_cache(maxsize=65536)(self._bpe)
 
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        del state["bpe"]  # the LRU cache wraps a bound method: rebuilt on unpickling (DataLoader workers)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.bpe = lru_cache(maxsize=65536)(self._bpe)
+
     # -- construction ------------------------------------------------------------------------------
     @classmethod
     def from_dir(cls, directory: str | Path | None = None) -> CLIPTokenizer:
