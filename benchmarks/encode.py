@@ -1,0 +1,281 @@
+"""Inference speed of full-size LanguageBind towers, ours in every precision beside the official-style fp32 baseline.
+
+    python benchmarks/encode.py                                   # everything (video at batch 8 is slow on 2 cores)
+    python benchmarks/encode.py --modalities image,text --batches 1,8 --repeats 2
+    python benchmarks/encode.py --runners official,fp32,auto --modalities video --batches 8 --repeats 1
+
+Towers are built from ../shared/reference/released-configs/ with random weights (``--tiny``: the tiny test presets,
+a smoke run). Each (modality, runner) runs in its own process, so peak memory (max RSS) is its own. Per modality:
+preprocessing alone (our processors on the asset files), the encoder at each batch size (random inputs, same for
+every runner), end to end from files (ours: decode + preprocess + encode with background decoding), samples/s,
+peak RSS, and the cosine of each precision's embeddings to our fp32 ones (same weights, same inputs).
+The ``official`` runner is described in benchmarks/official_style.py. Writes a table and ``--out`` (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("LANGUAGEBIND_SHARED", REPO.parent / "shared"))
+RELEASED = {"image": "LanguageBind_Image", "audio": "LanguageBind_Audio_FT", "video": "LanguageBind_Video_FT",
+            "depth": "LanguageBind_Depth", "thermal": "LanguageBind_Thermal", "text": "LanguageBind_Image"}
+MODALITIES = ("image", "audio", "video", "text", "depth", "thermal")
+RUNNERS = ("official", "fp32", "bf16", "int8", "auto")
+CAPTIONS = ("a dog running on the beach", "a man playing an acoustic guitar on a small stage at night",
+            "traffic noise in a busy street", "a red car", "two children building a sandcastle near the sea",
+            "an infrared photo of a person walking", "the depth map of a living room with a sofa and a table",
+            "birds singing in the forest early in the morning while the wind blows")
+
+
+# -- child: one (modality, runner) ------------------------------------------------------------------------
+def config_path(modality: str) -> Path:
+    return SHARED / "reference" / "released-configs" / RELEASED[modality] / "config.json"
+
+
+def load_config(modality: str, tiny: bool) -> Any:
+    from languagebind.model.config import CheckpointConfig
+    from languagebind.model.presets import tiny_config
+
+    if tiny:
+        return tiny_config("image" if modality == "text" else modality, image_size=(112, 1036) if modality ==
+                           "audio" else 224, patch_size=14, num_frames=8)
+    return CheckpointConfig.from_file(config_path(modality))
+
+
+def vision_input(config: Any, batch: int) -> Any:
+    import torch
+
+    vis = config.vision
+    frames = (vis.num_frames,) if vis.modality == "video" else ()
+    shape = (batch, 3, *frames, *vis.image_size)
+    return torch.randn(shape, generator=torch.Generator().manual_seed(batch))
+
+
+def build_runner(modality: str, runner: str, config: Any) -> tuple[Any, Any, str]:
+    """-> (encode(batch_input) -> (B,P) float32 normalised, encode_files(list) or None, resolved precision)."""
+    import torch
+    import torch.nn.functional as F
+
+    if runner == "official":
+        sys.path.insert(0, str(Path(__file__).parent))
+        from languagebind.model.config import to_official
+        from official_style import OfficialStyleText, OfficialStyleVision
+
+        official = to_official(config)
+        text, vision = OfficialStyleText(official), OfficialStyleVision(official)  # the whole checkpoint, as loaded
+
+        def encode(x: Any) -> Any:
+            with torch.inference_mode():
+                out = text(x["input_ids"], x["attention_mask"]) if modality == "text" else vision(x)
+            return F.normalize(out.float(), dim=-1)
+
+        return encode, None, "fp32"
+    from languagebind.api import LanguageBind
+
+    model = LanguageBind.from_config(config, precision=runner, device="cpu")
+    if modality == "text":
+        def encode(x: Any) -> Any:
+            with torch.inference_mode():
+                return model._encode_text(x, True)  # the path of encode("text", ...) after tokenisation
+        return encode, lambda texts: model.encode("text", texts, batch_size=len(texts)), model.precision
+    return (lambda x: model.encode(modality, x, batch_size=len(x)),
+            lambda files: model.encode(modality, files, batch_size=8), model.precision)
+
+
+def text_input(batch: int) -> dict[str, Any]:
+    from languagebind.processing import CLIPTokenizer
+
+    return CLIPTokenizer.from_dir(None)([CAPTIONS[i % len(CAPTIONS)] for i in range(batch)])
+
+
+def timed(fn: Any, arg: Any, repeats: int) -> tuple[list[float], Any]:
+    times, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn(arg)
+        times.append(time.perf_counter() - start)
+    return times, out
+
+
+def run_child(spec: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(spec["threads"])
+    modality, runner = spec["modality"], spec["runner"]
+    config = load_config(modality, spec["tiny"])
+    start = time.perf_counter()
+    encode, encode_files, resolved = build_runner(modality, runner, config)
+    result: dict[str, Any] = {"modality": modality, "runner": runner, "precision": resolved,
+                              "build_s": time.perf_counter() - start, "batches": {}}
+    for position, batch in enumerate(spec["batches"]):
+        x = text_input(batch) if modality == "text" else vision_input(config, batch)
+        if position == 0:
+            encode(x)  # warm-up: kernel selection and weight packing (later sizes reuse them)
+        times, out = timed(encode, x, spec["repeats"])
+        result["batches"][str(batch)] = {"s_per_batch": float(np.median(times)), "samples_per_s":
+                                         batch / float(np.median(times)), "all_s": times}
+        np.save(Path(spec["ref_dir"]) / f"{modality}-{runner}-b{batch}.npy", out.numpy())
+    if encode_files is not None and "e2e" in spec["stages"]:
+        items = list(CAPTIONS) if modality == "text" else asset_files(modality, 8)
+        encode_files(items[:2])  # warm-up of the decoders
+        times, _ = timed(encode_files, items, spec["repeats"])
+        result["e2e"] = {"items": len(items), "s": float(np.median(times)), "samples_per_s":
+                         len(items) / float(np.median(times))}
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def asset_files(modality: str, count: int) -> list[Path]:
+    files = sorted((SHARED / "assets" / modality).iterdir())
+    return [files[i % len(files)] for i in range(count)]
+
+
+# -- parent -------------------------------------------------------------------------------------------------
+def preprocessing(modalities: list[str], repeats: int) -> dict[str, Any]:
+    """Our processors alone on the asset files: seconds per item (median)."""
+    from languagebind.processing import CLIPTokenizer, ProcessorConfig, build_processor
+
+    out = {}
+    for modality in modalities:
+        if modality == "text":
+            fn, items = CLIPTokenizer.from_dir(None), list(CAPTIONS)
+        else:
+            processor = build_processor(modality, ProcessorConfig())
+            fn, items = processor, asset_files(modality, 2)
+        fn(items)
+        times, _ = timed(fn, items, max(repeats, 3))
+        out[modality] = {"s_per_item": float(np.median(times)) / len(items)}
+    return out
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    from languagebind.precision import hardware_summary
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    return {**hardware_summary(), "cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
+            "python": platform.python_version()}
+
+
+def run_case(spec: dict[str, Any]) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        return {"modality": spec["modality"], "runner": spec["runner"], "error": proc.stderr.strip()[-2000:]}
+    return {**json.loads(lines[-1][len("RESULT "):]), "load_before": load_before, "load_after": os.getloadavg()[0]}
+
+
+def agreement(ref_dir: Path, results: list[dict[str, Any]]) -> None:
+    """Cosine of each runner's embeddings to our fp32 ones (same weights and inputs; not for ``official``)."""
+    for row in results:
+        if row.get("error") or row["runner"] in ("official", "fp32"):
+            continue
+        cos = {}
+        for batch in row["batches"]:
+            ref = ref_dir / f"{row['modality']}-fp32-b{batch}.npy"
+            if ref.is_file():
+                a, b = np.load(ref_dir / f"{row['modality']}-{row['runner']}-b{batch}.npy"), np.load(ref)
+                cos[batch] = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+        if cos:
+            values = np.concatenate(list(cos.values()))
+            row["cosine_vs_fp32"] = {"mean": float(values.mean()), "min": float(values.min())}
+
+
+def ratios(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """samples/s of each runner / the official runner's, per modality and batch size."""
+    table: dict[str, dict[str, float]] = {}
+    official = {r["modality"]: r for r in results if r["runner"] == "official" and not r.get("error")}
+    for row in results:
+        base = official.get(row["modality"])
+        if base is None or row.get("error") or row["runner"] == "official":
+            continue
+        for batch, stats in row["batches"].items():
+            if batch in base["batches"]:
+                key = f"{row['runner']}@b{batch}"
+                table.setdefault(row["modality"], {})[key] = stats["samples_per_s"] / base["batches"][batch][
+                    "samples_per_s"]
+    return table
+
+
+def format_table(report: dict[str, Any]) -> str:
+    batches = report["settings"]["batches"]
+    head = ["modality", "runner", "prec"] + [f"b{b} s/batch" for b in batches] + [f"b{b} /s" for b in batches]
+    head += ["x official", "e2e /s", "peak MB", "cos fp32"]
+    rows = [head]
+    ratio = report["ratios"]
+    for r in report["results"]:
+        if r.get("error"):
+            rows.append([r["modality"], r["runner"], "ERROR", r["error"].splitlines()[-1][:60]])
+            continue
+        stats = [r["batches"].get(str(b)) for b in batches]
+        last = f"{r['runner']}@b{batches[-1]}"
+        rows.append([r["modality"], r["runner"], r["precision"]]
+                    + [f"{s['s_per_batch']:.3f}" if s else "-" for s in stats]
+                    + [f"{s['samples_per_s']:.2f}" if s else "-" for s in stats]
+                    + [f"{ratio.get(r['modality'], {}).get(last, 0):.2f}x" if r["runner"] != "official" else "1.00x",
+                       f"{r['e2e']['samples_per_s']:.2f}" if "e2e" in r else "-", f"{r['peak_rss_mb']:.0f}",
+                       f"{r['cosine_vs_fp32']['mean']:.5f}" if "cosine_vs_fp32" in r else "-"])
+    widths = [max(len(str(row[i])) if i < len(row) else 0 for row in rows) for i in range(len(head))]
+    return "\n".join("  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=False)) for row in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modalities", default=",".join(MODALITIES))
+    parser.add_argument("--runners", default=",".join(RUNNERS))
+    parser.add_argument("--batches", default="1,8")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per batch size (median reported)")
+    parser.add_argument("--stages", default="preprocess,encoder,e2e")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (the issue's numbers use 2)")
+    parser.add_argument("--tiny", action="store_true", help="tiny presets instead of the released sizes (smoke run)")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "encode.json")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print("RESULT " + json.dumps(run_child(json.loads(args.child))), flush=True)
+        return 0
+    modalities, runners = args.modalities.split(","), args.runners.split(",")
+    stages = args.stages.split(",")
+    settings = {"modalities": modalities, "runners": runners, "batches": [int(b) for b in args.batches.split(",")],
+                "repeats": args.repeats, "stages": stages, "threads": args.threads, "tiny": args.tiny}
+    report: dict[str, Any] = {"machine": machine(), "settings": settings, "started": time.strftime("%F %T")}
+    if "preprocess" in stages:
+        report["preprocess"] = preprocessing(modalities, args.repeats)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="lb-bench-") as ref_dir:
+        for modality in modalities:
+            for runner in sorted(runners, key=lambda r: r != "fp32"):  # fp32 first: the agreement reference
+                spec = {**settings, "modality": modality, "runner": runner, "ref_dir": ref_dir}
+                results.append(run_case(spec))
+                print(json.dumps(results[-1])[:300], file=sys.stderr, flush=True)
+        agreement(Path(ref_dir), results)
+    report.update(results=results, ratios=ratios(results), finished=time.strftime("%F %T"))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"machine: {report['machine']}")
+    if "preprocess" in report:
+        print("preprocessing ms/item: " + ", ".join(f"{m} {1000 * v['s_per_item']:.2f}"
+                                                    for m, v in report["preprocess"].items()))
+    print(format_table(report))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
