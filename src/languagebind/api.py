@@ -377,7 +377,9 @@ def _check_texts(texts: Any) -> list[str]:
 
 
 def _as_list(items: Any, modality: str) -> list[Any]:
-    if isinstance(items, (str, Path)):
+    single_waveform = (modality == "audio" and isinstance(items, tuple) and len(items) == 2
+                       and isinstance(items[1], int))
+    if isinstance(items, (str, Path)) or single_waveform:
         items = [items]
     if isinstance(items, torch.Tensor) or not isinstance(items, Sequence):
         items = [items] if not isinstance(items, (list, tuple)) else items

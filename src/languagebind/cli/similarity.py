@@ -39,8 +39,9 @@ def group_paths(paths: list[str], loaded: list[str], default: str | None) -> dic
         elif default or len(loaded) == 1:
             modality, path = default or loaded[0], raw
         else:
-            suffix = Path(raw).suffix.lower()
-            matches = [m for m in loaded if suffix in EXTENSIONS[m]]
+            path = Path(raw)
+            suffixes = {p.suffix.lower() for p in path.rglob("*")} if path.is_dir() else {path.suffix.lower()}
+            matches = [m for m in loaded if suffixes & set(EXTENSIONS[m])]
             if len(matches) != 1:
                 raise InputError(raw, f"cannot tell its modality among {', '.join(loaded)}; write MODALITY=PATH")
             modality, path = matches[0], raw

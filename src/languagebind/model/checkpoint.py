@@ -59,7 +59,9 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], Path]:
             continue
         try:
             if name.endswith(".safetensors"):
-                return load_file(file), file
+                # safetensors views share one buffer at unaligned offsets, which sends matmuls down other
+                # SIMD paths; own, aligned copies make results independent of the file format.
+                return {k: v.clone() for k, v in load_file(file).items()}, file
             state = torch.load(file, map_location="cpu", weights_only=True)
         except (SafetensorError, RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as err:
             raise CheckpointError(file, f"cannot read weights ({err})") from err
