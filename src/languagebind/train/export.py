@@ -1,0 +1,56 @@
+"""Export a training run: the starting model rebuilt from ``init``, the trained weights of a checkpoint loaded,
+LoRA adapters merged, written in our format (``safetensors``) or the official one; both load with
+``LanguageBind.from_pretrained``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from languagebind.api import LanguageBind
+from languagebind.errors import CheckpointError
+from languagebind.train import checkpoint as ckpt
+from languagebind.train.config import TrainConfig
+from languagebind.train.model import build_model, frozen_fingerprint, merged_for_export
+from languagebind.train.optim import select_trainable
+
+FORMATS = ("safetensors", "official")
+
+
+def load_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> tuple[LanguageBind, TrainConfig, Path]:
+    """The model at a checkpoint of ``run_dir`` (default: the newest valid one), adapters not merged."""
+    from languagebind.train.loop import set_initial_temperature
+
+    if checkpoint is not None:
+        path, state = Path(checkpoint), ckpt.validate(Path(checkpoint))
+    else:
+        found = ckpt.find_resume(Path(run_dir))
+        if found is None:
+            raise CheckpointError(run_dir, "no valid checkpoint in the run directory")
+        path, state = found
+    cfg = TrainConfig.from_dict(state["config"])
+    lb = build_model(cfg)
+    set_initial_temperature(lb.model, cfg)
+    trainable = select_trainable(lb.model, cfg)
+    if frozen_fingerprint(lb.model) != state["fingerprint"]:
+        raise CheckpointError(path, f"the starting weights ({cfg.init}) differ from the ones the run trained on "
+                                    "(a run started from an in-memory model is saved with save_pretrained)")
+    weights, _ = ckpt.load_tensors(path)
+    if set(weights) != set(trainable):
+        raise CheckpointError(path, "trained weights do not match the run's trainable set")
+    with torch.no_grad():
+        for name, param in trainable.items():
+            param.copy_(weights[name])
+    lb.model.requires_grad_(False)
+    return lb.eval(), cfg, path
+
+
+def export_run(run_dir: str | Path, out: str | Path, format: str = "safetensors",
+               checkpoint: str | Path | None = None) -> Path:
+    """Write the run's merged model to ``out``; returns ``out``."""
+    if format not in FORMATS:
+        raise CheckpointError(out, f"unknown export format {format!r}; use one of {', '.join(FORMATS)}")
+    lb, cfg, _ = load_run(run_dir, checkpoint)
+    merged_for_export(lb, cfg.modality)
+    return lb.save_pretrained(out, cfg.modality, format=format)
