@@ -34,8 +34,8 @@ def naive_expected(name, root, expected, encoder):
                 f"{x}2t_R@1": 100 * np.mean([r <= 1 for r in x2t]), f"{x}2t_MdR": np.median(x2t)}
     names = bench.reader(root).classnames
     tmpl = templates(bench.templates)
-    cls = torch.stack([torch.nn.functional.normalize(encoder.encode("text", [t.format(c) for t in tmpl]).double()
-                                                     .mean(0), dim=0) for c in names])
+    prompts = encoder.encode("text", [t.format(c) for c in names for t in tmpl], batch_size=4096).double()
+    cls = torch.nn.functional.normalize(prompts.view(len(names), len(tmpl), -1).mean(1), dim=-1)
     logits = emb @ cls.T
     if "targets" in expected:
         return {"mAP_classes": len({k for t in expected["targets"] for k in t})}

@@ -52,7 +52,8 @@ def read_esc50(root: Path) -> ClassificationSet:
 def read_vggsound(root: Path) -> ClassificationSet:
     """VGGSound ``vggsound.csv`` (no header: youtube_id, start_seconds, label, split), rows with split "test".
 
-    Clips are ``<youtube_id>_<start:06d>.*`` (the release naming) or ``<youtube_id>_<start>.*``.
+    Clips are ``<youtube_id>_<start:06d>.*`` (the release naming), ``<youtube_id>_<start>.*``,
+    ``<youtube_id>_<start:06d>_<end:06d>.*`` or ``<youtube_id>.*``.
     """
     path = find_annotation(root, ["vggsound.csv", "vggsound_test.csv"], "VGGSound csv")
     classes, index = _label_index("vggsound")
@@ -69,7 +70,8 @@ def read_vggsound(root: Path) -> ClassificationSet:
         except ValueError as err:
             raise InputError(path, f"line {line}: bad start seconds {start!r}") from err
         name = f"{yid}_{seconds:06d}"
-        items.append(files.find([name, f"{yid}_{seconds}", f"{yid}_{start}"], root / "test" / f"{name}.wav"))
+        keys = [name, f"{yid}_{seconds}", f"{yid}_{start}", f"{name}_{seconds + 10:06d}", yid]
+        items.append(files.find(keys, root / "test" / f"{name}.wav"))
         labels.append(index[label])
     if not items:
         raise InputError(path, "no rows with split 'test'")

@@ -26,6 +26,8 @@ from languagebind.evaluation.prompts import prompts_for, templates
 
 # What a decoder may raise for one bad file; anything else is a bug and propagates.
 ITEM_ERRORS = (InputError, OSError)
+# Texts are short and cheap to batch: prompts (classes x templates) go through in batches of at least this.
+TEXT_BATCH = 256
 
 
 class Encoder(Protocol):
@@ -140,7 +142,7 @@ def encode_texts(encoder: Encoder, texts: Sequence[str], cache: EmbeddingCache, 
     """(len(texts), P) embeddings of texts (duplicates encoded once) and how many were encoded now."""
     unique = list(dict.fromkeys(texts))
     table, _, encoded = _encode_through_cache(encoder, "text", unique, [text_key(t) for t in unique], cache,
-                                              batch_size, progress)
+                                              max(batch_size, TEXT_BATCH), progress)
     rows = {t: table[i] for i, t in enumerate(unique)}
     return torch.from_numpy(np.stack([rows[t] for t in texts])), encoded
 
