@@ -1,6 +1,7 @@
 """Encode rendered arrays into file bytes: MP4 (PyAV), WAV (16-bit PCM), 16-bit PNG and JPEG (Pillow).
 
-Every encoder is deterministic for a given environment (single-threaded x264, no timestamps in containers).
+Every encoder is deterministic for a given environment (single-threaded x264 without macroblock-tree, no
+timestamps in containers).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from PIL import Image
 
 from languagebind.errors import ConfigError
 
-X264_OPTIONS = {"preset": "veryfast", "crf": "18", "threads": "1"}
+# mbtree=0: with x264's macroblock-tree rate control the output varied from run to run (with the same frames)
+# once other code had used the heap; without it, and single-threaded, the bytes are repeatable.
+X264_OPTIONS = {"preset": "veryfast", "crf": "18", "threads": "1", "x264-params": "mbtree=0"}
 
 
 def check_codec(codec: str) -> None:
