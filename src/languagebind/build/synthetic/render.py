@@ -15,8 +15,8 @@ from languagebind.build.synthetic.scene import Scene
 from languagebind.build.synthetic.vocab import CATEGORY_BY_NAME, COLOURS
 
 DEPTH_RANGE_MM = (500, 10000)
-THERMAL_RANGE_C = (0.0, 60.0)  # temperatures mapped linearly onto 0..255
-RELIEF_SCALE = 1.5  # relief height in mm per (radius fraction x distance mm): a sphere is as deep as wide
+THERMAL_RANGE_C = (-5.0, 70.0)  # temperatures mapped linearly onto 0..255
+RELIEF_SCALE = 0.6  # relief height in mm per (radius fraction x distance mm): shallower than wide
 
 
 @dataclass(frozen=True)

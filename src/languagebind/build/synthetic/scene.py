@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from languagebind.build.synthetic.vocab import HELD_OUT_ATTRIBUTES, Vocabulary
+from languagebind.build.synthetic.vocab import CATEGORY_BY_NAME, HELD_OUT_ATTRIBUTES, Vocabulary
 
 RADIUS = {"small": 0.085, "large": 0.14}  # object radius, fraction of the frame side
 TRAVEL = {"slow": 0.2, "fast": 0.5}  # distance covered over the clip, fraction of the frame side
 UNIT = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "down": (0.0, 1.0)}
 MARGIN = 0.02
+DISTANCE_JITTER = 100.0  # mm around the category's distance
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def sample_attributes(vocab: Vocabulary, index: int, rng: np.random.Generator, c
 def sample_scene(vocab: Vocabulary, index: int, rng: np.random.Generator, compositional: bool) -> Scene:
     """Draw one clip's attributes and lay its objects out so that they stay inside the frame and apart."""
     attributes, held_out = sample_attributes(vocab, index, rng, compositional)
+    distance = CATEGORY_BY_NAME[attributes["category"]].distance
     count = int(attributes["count"])
     radius = RADIUS[attributes["size"]] * rng.uniform(0.95, 1.05)
     travel = TRAVEL[attributes["speed"]]
@@ -89,8 +91,9 @@ def sample_scene(vocab: Vocabulary, index: int, rng: np.random.Generator, compos
     background = {
         "grey": float(rng.uniform(80, 170)), "gradient": float(rng.uniform(-30, 30)),
         "tint_r": float(rng.uniform(-8, 8)), "tint_g": float(rng.uniform(-8, 8)), "tint_b": float(rng.uniform(-8, 8)),
-        "far_mm": float(rng.uniform(8500, 9800)), "near_mm": float(rng.uniform(5000, 6500)),
+        "far_mm": float(rng.uniform(8500, 9800)), "near_mm": float(rng.uniform(5600, 6500)),
         "temperature": float(rng.uniform(10, 16)),
     }
+    distances = distance + rng.uniform(-DISTANCE_JITTER, DISTANCE_JITTER, size=count)
     return Scene(attributes=attributes, held_out=held_out, radius=float(radius), starts=starts,
-                 velocity=along * travel, distances_mm=rng.uniform(1600, 3200, size=count), background=background)
+                 velocity=along * travel, distances_mm=distances, background=background)

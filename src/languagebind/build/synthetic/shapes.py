@@ -112,9 +112,9 @@ def texture(kind: str, u: Field, v: Field, inside: Field) -> Field:
 def heat(kind: str, inside: Field) -> Field:
     """Temperature offset in °C across the object: hottest at the ``core``, at the ``rim``, or ``even``."""
     if kind == "core":
-        return 8.0 * inside - 4.0
+        return 4.0 * inside - 2.0
     if kind == "rim":
-        return 4.0 - 8.0 * inside
+        return 2.0 - 4.0 * inside
     if kind == "even":
         return np.zeros_like(inside)
     raise ValueError(f"unknown heat pattern {kind!r}")

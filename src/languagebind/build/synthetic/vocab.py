@@ -37,14 +37,17 @@ class Category:
     """One object category and how it looks, feels and sounds in every modality.
 
     ``texture``: surface pattern in the video (``shaded``, ``bevel``, ``stripes``, ``checker``, ``dots``,
-    ``rings``, ``flat``); ``relief``: depth profile (``dome``, ``block``, ``cone``); ``temperature``: °C of its
-    surface; ``heat``: where it is hottest (``core``, ``rim``, ``even``); ``verb``: what it sounds like doing.
+    ``rings``, ``flat``); ``relief``: depth profile (``dome``, ``block``, ``cone``); ``distance``: mm from the
+    camera, its own band 400 mm from the next category's (depth is separable even where a small silhouette is
+    only a few pixels); ``temperature``: °C of its surface, 5 °C from the next category's; ``heat``: where it is
+    hottest (``core``, ``rim``, ``even``); ``verb``: what it sounds like doing.
     """
 
     name: str
     plural: str
     texture: str
     relief: str
+    distance: float
     temperature: float
     heat: str
     verb: str
@@ -52,25 +55,25 @@ class Category:
 
 
 CATEGORIES: tuple[Category, ...] = (
-    Category("ball", "balls", "shaded", "dome", 37.0, "core", "bouncing",
+    Category("ball", "balls", "shaded", "dome", 1200.0, 42.0, "core", "bouncing",
              Sound(110.0, ((1.0, 1.0), (2.0, 0.3)), 0.09, sweep=0.8, noise=0.1)),
-    Category("cube", "cubes", "bevel", "block", 27.0, "even", "knocking",
+    Category("cube", "cubes", "bevel", "block", 1600.0, 27.0, "even", "knocking",
              Sound(420.0, ((1.0, 0.6), (1.6, 0.4)), 0.035, noise=0.6)),
-    Category("star", "stars", "flat", "cone", 48.0, "core", "chiming",
+    Category("star", "stars", "flat", "cone", 2000.0, 57.0, "core", "chiming",
              Sound(1568.0, ((1.0, 1.0), (2.0, 0.5), (3.0, 0.25)), 0.25)),
-    Category("ring", "rings", "rings", "dome", 30.0, "even", "ringing",
+    Category("ring", "rings", "rings", "dome", 2400.0, 32.0, "even", "ringing",
              Sound(880.0, ((1.0, 1.0), (2.76, 0.5), (5.40, 0.25)), 0.4)),
-    Category("triangle", "triangles", "stripes", "cone", 52.0, "rim", "tinkling",
+    Category("triangle", "triangles", "stripes", "cone", 2800.0, 62.0, "rim", "tinkling",
              Sound(3136.0, ((1.0, 1.0), (1.5, 0.4)), 0.12)),
-    Category("cross", "crosses", "checker", "block", 23.0, "core", "buzzing",
+    Category("cross", "crosses", "checker", "block", 3200.0, 22.0, "core", "buzzing",
              Sound(220.0, tuple((float(k), 1.0 / k) for k in range(1, 8)), 0.14)),
-    Category("heart", "hearts", "shaded", "dome", 40.0, "rim", "beating",
+    Category("heart", "hearts", "shaded", "dome", 3600.0, 47.0, "rim", "beating",
              Sound(65.0, ((1.0, 1.0), (2.0, 0.4)), 0.07, sweep=0.3, echo=(0.12, 0.7))),
-    Category("diamond", "diamonds", "dots", "cone", 2.0, "even", "sparkling",
+    Category("diamond", "diamonds", "dots", "cone", 4000.0, 0.0, "even", "sparkling",
              Sound(2400.0, ((1.0, 1.0), (1.41, 0.6), (1.73, 0.4)), 0.05, noise=0.3)),
-    Category("moon", "moons", "flat", "dome", 33.0, "rim", "humming",
+    Category("moon", "moons", "flat", "dome", 4400.0, 37.0, "rim", "humming",
              Sound(330.0, ((1.0, 1.0), (2.0, 0.2)), 0.5)),
-    Category("hexagon", "hexagons", "bevel", "block", 44.0, "core", "clicking",
+    Category("hexagon", "hexagons", "bevel", "block", 4800.0, 52.0, "core", "clicking",
              Sound(660.0, tuple((float(k), 1.0 / k) for k in (1, 3, 5, 7)), 0.03)),
 )
 CATEGORY_BY_NAME: dict[str, Category] = {c.name: c for c in CATEGORIES}
