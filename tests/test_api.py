@@ -162,3 +162,11 @@ def test_cli_similarity_and_classify(checkpoints, assets, capsys):
                 "--json", str(assets / "depth")]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert len(lines) == 2 and lines[0]["labels"][0]["label"] in {"kitchen", "bedroom"}
+
+
+def test_merge_lora_keeps_embeddings(checkpoints, assets):
+    model = languagebind.LanguageBind.from_pretrained(checkpoints / "thermal_lora")
+    files = [assets / "thermal/0.jpg", assets / "thermal/1.jpg"]
+    before = model.encode("thermal", files)
+    assert model.merge_lora() == 8
+    assert torch.allclose(model.encode("thermal", files), before, atol=1e-5)

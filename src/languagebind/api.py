@@ -31,6 +31,7 @@ from languagebind.model.checkpoint import (
 )
 from languagebind.model.config import VISION_MODALITIES, CheckpointConfig, VisionConfig
 from languagebind.model.core import LanguageBindModel, checkpoint_view, init_weights
+from languagebind.model.lora import merge_lora
 from languagebind.model.text import HFTextTower, build_text_tower
 from languagebind.precision import PRECISIONS, apply_precision, float32_features, input_dtype, resolve_device
 from languagebind.processing import CLIPTokenizer, ProcessorConfig, build_processor
@@ -255,6 +256,12 @@ class LanguageBind(nn.Module):
         emb = items if is_embedding else self.encode(modality, items, batch_size)
         logits = self.logit_scale(modality) * self.similarity(emb, self.label_embeddings(labels, templates))
         return Classification(list(labels), logits.softmax(dim=-1))
+
+    def merge_lora(self) -> int:
+        """Fold unmerged LoRA adapters into their weights (faster inference; equal up to float rounding)."""
+        count = sum(merge_lora(tower) for tower in self.model.towers.values())
+        self._fingerprints.clear()
+        return count
 
     # -- saving ----------------------------------------------------------------------------------------
     def save_pretrained(self, directory: PathLike, modality: str | None = None, format: str = "safetensors") -> Path:
