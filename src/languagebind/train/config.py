@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,24 @@ import yaml
 from languagebind.errors import ConfigError
 
 TUNING_MODES = ("lora", "partial", "attention", "full")
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-4`` as a string (it wants ``1.0e-4``); read it as the float everyone means."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$"
+               r"|^\.(?:nan|NaN|NAN)$"),
+    list("-+0123456789."))
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML with ``_Loader`` (a ``SafeLoader``)."""
+    return yaml.load(text, Loader=_Loader)
+
+
 TRAIN_PRECISIONS = ("fp32", "bf16")
 
 
@@ -148,7 +167,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
         elif path.suffix == ".json":
             data = json.loads(text)
         else:
-            data = yaml.safe_load(text) or {}
+            data = parse_yaml(text) or {}
     except Exception as err:
         raise ConfigError(f"{path}: cannot parse ({err})") from err
     if not isinstance(data, dict):
@@ -162,7 +181,7 @@ def apply_override(data: dict[str, Any], item: str) -> None:
     if not sep or not key.strip():
         raise ConfigError(f"override {item!r} is not KEY=VALUE")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = parse_yaml(raw) if raw.strip() else None
     except yaml.YAMLError as err:
         raise ConfigError(f"override {item!r}: cannot parse the value ({err})") from err
     *parents, leaf = key.strip().split(".")

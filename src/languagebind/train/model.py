@@ -150,7 +150,7 @@ def drop_patches(tokens: torch.Tensor, frames: int, p: float, seeds: torch.Tenso
         noise = torch.rand(patches, generator=torch.Generator().manual_seed(int(seed)))
         rows.append(noise.topk(keep).indices.sort().values)
     index = torch.stack(rows).repeat_interleave(frames, dim=0).to(tokens.device) + 1  # (B*T, K)
-    kept = tokens[:, 1:].gather(1, index.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+    kept = tokens.gather(1, index.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
     return torch.cat([tokens[:, :1], kept], dim=1)
 
 

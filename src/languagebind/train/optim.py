@@ -10,7 +10,9 @@ Tuning modes (names are parameters of one ``VisionTower``):
   ``class_embedding``, ``projection``;
 * ``full``: every tower parameter.
 
-The learnable temperature trains when ``learn_temp``. The text tower never trains.
+The learnable temperature trains when ``learn_temp``. The text tower never trains. Key biases (``k_proj.bias``)
+never train: their gradient is exactly zero (a query's softmax does not change when all its key scores shift by
+``q . b``), and Adam would turn the float noise in it into learning-rate-sized random steps.
 
 Learning rates really apply per group (the official scheduler overwrote every group with the base rate, making
 ``--coef-lr`` a no-op): each group keeps an ``lr_mult`` and the schedule sets ``lr = base(step) * lr_mult``.
@@ -34,6 +36,8 @@ NO_DECAY_WORDS = ("bias", "norm", "embedding", "logit_scale", "embeddings.proj")
 
 def tower_trainable(name: str, tuning: str, layers: int, partial_layers: int, temporal: bool) -> bool:
     """Whether tower parameter ``name`` trains in ``tuning`` mode."""
+    if name.endswith("k_proj.bias"):
+        return False  # softmax ignores a shift of every key's score: zero gradient; Adam would only amplify noise
     if tuning == "full":
         return True
     head = name.startswith(HEAD)

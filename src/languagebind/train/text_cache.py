@@ -42,9 +42,9 @@ class TextEmbeddings:
             if cached is not None:
                 self.cache.move_to_end(text)
                 found[text] = cached
+                self.hits += 1
             elif text not in missing:
                 missing[text] = row
-        self.hits += len(texts) - len(missing)
         self.misses += len(missing)
         if missing:
             rows = torch.tensor(list(missing.values()))
@@ -73,5 +73,6 @@ class TextEmbeddings:
 
     @property
     def hit_rate(self) -> float:
+        """Texts found in the cache / (those + distinct texts encoded)."""
         total = self.hits + self.misses
         return self.hits / total if total else 0.0
