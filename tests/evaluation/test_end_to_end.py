@@ -12,7 +12,7 @@ from languagebind.cli.main import main
 from languagebind.evaluation import BENCHMARKS, get_benchmark
 from languagebind.model.presets import tiny_config
 from tests.evaluation.layouts import BUILDERS
-from tests.evaluation.test_runner import naive_expected
+from tests.evaluation.reference import naive_expected
 
 SLOW = {"imagenet"}  # 1000 classes x 80 prompts through the text tower
 

@@ -111,3 +111,9 @@ def test_registry_names_aliases_and_paper_numbers():
     for name in BENCHMARKS:
         for rows in paper_results(name).values():
             assert set(rows) <= set(BENCHMARKS[name].metrics), name
+
+
+def test_kinetics_csv_under_another_name_is_found_by_its_columns(tmp_path):
+    expected = BUILDERS["kinetics400"](tmp_path)
+    (tmp_path / "annotations" / "val.csv").rename(tmp_path / "annotations" / "k400_validation_2020.csv")
+    assert get_benchmark("kinetics400").reader(tmp_path).labels == expected["labels"]

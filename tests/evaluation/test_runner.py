@@ -4,43 +4,15 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-import torch
 
 from languagebind.errors import InputError
 from languagebind.evaluation import evaluate, get_benchmark
-from languagebind.evaluation.prompts import templates
 from languagebind.evaluation.report import markdown_table
 from languagebind.evaluation.runner import spread_indices
 from tests.evaluation.fakes import FakeEncoder
 from tests.evaluation.layouts import BUILDERS
-
-
-def naive_expected(name, root, expected, encoder):
-    """The headline metrics recomputed with plain loops from the encoder's own embeddings."""
-    bench = get_benchmark(name)
-    emb = encoder.encode(bench.modality, [str(root / p) for p in expected["items"]]).double()
-    if "captions" in expected:
-        text = encoder.encode("text", expected["captions"]).double()
-        sim = text @ emb.T
-        owner = expected["caption_item"]
-        t2x = [1 + sum(float(s) > float(row[owner[c]]) for s in row) for c, row in enumerate(sim)]
-        best = [[max(float(sim[c, i]) for c in range(len(owner)) if owner[c] == g) for g in range(len(emb))]
-                for i in range(len(emb))]
-        x2t = [1 + sum(s > row[i] for s in row) for i, row in enumerate(best)]
-        x = bench.letter
-        return {f"t2{x}_R@1": 100 * np.mean([r <= 1 for r in t2x]), f"t2{x}_MnR": np.mean(t2x),
-                f"{x}2t_R@1": 100 * np.mean([r <= 1 for r in x2t]), f"{x}2t_MdR": np.median(x2t)}
-    names = bench.reader(root).classnames
-    tmpl = templates(bench.templates)
-    prompts = encoder.encode("text", [t.format(c) for c in names for t in tmpl], batch_size=4096).double()
-    cls = torch.nn.functional.normalize(prompts.view(len(names), len(tmpl), -1).mean(1), dim=-1)
-    logits = emb @ cls.T
-    if "targets" in expected:
-        return {"mAP_classes": len({k for t in expected["targets"] for k in t})}
-    top1 = [int(row.argmax()) == label for row, label in zip(logits, expected["labels"], strict=True)]
-    return {"top1": 100 * np.mean(top1)}
+from tests.evaluation.reference import naive_expected
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
@@ -141,3 +113,8 @@ def test_markdown_puts_the_paper_numbers_beside_ours(tmp_path):
     assert "| top1 |" in table and "| 91.8 | 94.0 |" in table
     assert payload["paper"] == {"lora": {"top1": 91.8}, "tuned": {"top1": 94.0}}
     assert set(payload["by_group"]) == {"fold1", "fold2", "fold5"}
+
+
+def test_a_wrong_data_directory_says_which_layout_is_expected(tmp_path):
+    with pytest.raises(InputError, match=r"expected layout for clotho: clotho_captions_evaluation\.csv"):
+        evaluate(get_benchmark("clotho"), tmp_path, FakeEncoder())

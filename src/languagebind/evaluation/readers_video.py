@@ -127,18 +127,32 @@ def read_activitynet(root: Path) -> RetrievalSet:
     return _retrieval(items, paragraphs)
 
 
-KINETICS_CSV_NAMES = ("validate.csv", "val.csv", "kinetics_400_validate.csv", "kinetics400_val.csv",
-                      "kinetics-400_val.csv", "kinetics_400_val.csv")
+KINETICS_CSV_NAMES = ("validate.csv", "val.csv", "kinetics_val.csv", "kinetics_400_validate.csv",
+                      "kinetics400_val.csv", "kinetics-400_val.csv", "kinetics_400_val.csv")
+KINETICS_COLUMNS = ("label", "youtube_id", "time_start", "time_end")
+
+
+def _kinetics_csv(root: Path) -> Path:
+    """A csv of the known names, else the first csv below ``root`` whose header has the Kinetics columns."""
+    try:
+        return find_annotation(root, KINETICS_CSV_NAMES, "Kinetics-400 validation csv")
+    except InputError:
+        for path in sorted(Path(root).rglob("*.csv")):
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                header = handle.readline()
+            if all(column in header for column in KINETICS_COLUMNS):
+                return path
+        raise
 
 
 def read_kinetics400(root: Path) -> ClassificationSet:
-    """Kinetics-400 validation csv (label, youtube_id, time_start, time_end, split).
+    """Kinetics-400 validation csv (label, youtube_id, time_start, time_end, split), e.g. ``annotations/val.csv``.
 
     Clips are ``<youtube_id>_<start:06d>_<end:06d>.mp4`` (CVDF release) or ``<youtube_id>.*``, anywhere
     below ``root``. Classes are the sorted distinct labels (the standard 400-class order).
     """
-    path = find_annotation(root, KINETICS_CSV_NAMES, "Kinetics-400 validation csv")
-    rows = read_csv_dicts(path, ["label", "youtube_id", "time_start", "time_end"])
+    path = _kinetics_csv(root)
+    rows = read_csv_dicts(path, KINETICS_COLUMNS)
     classes = sorted({cell(row, "label", path, n) for n, row in enumerate(rows, start=2)})
     index = {name: i for i, name in enumerate(classes)}
     videos = FileIndex(root, VIDEO_EXTENSIONS)

@@ -162,7 +162,11 @@ def evaluate(benchmark: Benchmark, data_dir: str | Path, encoder: Encoder, *, li
     if dual_softmax and benchmark.task != "retrieval":
         raise InputError("--dual-softmax", f"applies to retrieval benchmarks; {benchmark.name} is {benchmark.task}")
     data_dir = Path(data_dir)
-    dataset: Dataset = benchmark.reader(data_dir)
+    try:
+        dataset: Dataset = benchmark.reader(data_dir)
+    except InputError as err:
+        raise InputError(err.item, f"{err.reason} (expected layout for {benchmark.name}: {benchmark.layout})"
+                         ) from err
     n_total = len(dataset.items)
     dataset = dataset.subset(spread_indices(n_total, limit))
     items = dataset.items
