@@ -54,6 +54,7 @@ def build(config: BuildConfig, input_path: str | Path, out: str | Path, *, execu
             if model and not Path(model).is_dir():
                 raise ConfigError(f"stage {op.name}: model directory {model!r} does not exist")
         return BuildResult()
+    remove_stale_temp_files(out)
     result = BuildResult()
     start = time.perf_counter()
     runner = make_executor(executor, workers)
@@ -87,6 +88,12 @@ def check_or_record(out: Path, config: BuildConfig, inputs: InputList, write: bo
                                   f"(or delete {out} to start over)")
     elif write:
         write_json_atomic(path, record)
+
+
+def remove_stale_temp_files(out: Path) -> None:
+    """Temporary files of writes a killed run left half-done (atomic writes never expose them)."""
+    for stale in out.glob("*/.*.tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def _report(result: BuildResult, out: Path, log: Any) -> None:

@@ -138,39 +138,55 @@ def decode_audio(path: str, sample_rate: int) -> np.ndarray | None:
     return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
 
 
-def encode_mp4(frames: list[np.ndarray], fps: float = 1.0, crf: int = 18) -> bytes:
-    """H.264 (yuv420p, one thread, no B-frames) MP4 of equally sized RGB frames."""
+def encode_mp4(frames: list[np.ndarray], fps: float = 1.0, qp: int = 18) -> bytes:
+    """H.264 (yuv420p, constant QP, one thread, no B-frames) MP4 of equally sized RGB frames."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as container:
-        stream = _h264_stream(container, frames[0].shape[1], frames[0].shape[0], fps, crf)
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+        stream = _h264_stream(container, frames[0].shape[1], frames[0].shape[0], fps, qp)
+        for index, frame in enumerate(frames):
+            rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            container.mux(stream.encode(_encoder_frame(rgb.reformat(format="yuv420p"), index, stream)))
         container.mux(stream.encode())
     return buffer.getvalue()
 
 
-def transcode_short_side(path: str, short_side: int, crf: int = 18) -> bytes:
+def transcode_short_side(path: str, short_side: int, qp: int = 18) -> bytes:
     """Every frame of ``path`` re-encoded at short side ``short_side`` (constant rate, no audio): H.264 MP4."""
     buffer = io.BytesIO()
     with av.open(path) as source, av.open(buffer, "w", format="mp4") as container:
         video = source.streams.video[0]
         width, height = short_side_size(video.codec_context.width, video.codec_context.height, short_side)
         rate = video.average_rate or video.guessed_rate or Fraction(25)
-        stream = _h264_stream(container, width, height, rate, crf)
+        stream = _h264_stream(container, width, height, rate, qp)
         for index, frame in enumerate(source.decode(video)):
             out = frame.reformat(width=width, height=height, format="yuv420p", interpolation="BICUBIC")
-            out.pts, out.time_base = index, stream.codec_context.time_base
-            container.mux(stream.encode(out))
+            container.mux(stream.encode(_encoder_frame(out, index, stream)))
         container.mux(stream.encode())
     return buffer.getvalue()
 
 
+def _encoder_frame(frame: av.VideoFrame, index: int, stream: av.VideoStream) -> av.VideoFrame:
+    """``frame`` numbered ``index``, with the padding bytes at the end of each row zeroed: x264 reads them, and
+    left uninitialised they make the output differ from run to run."""
+    for plane in frame.planes:
+        rows = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
+        rows[:, plane.width:] = 0
+    frame.pts, frame.time_base = index, stream.codec_context.time_base
+    frame.pict_type = av.video.frame.PictureType.NONE  # no frame types carried over from a decoded source
+    return frame
+
+
 def _h264_stream(container: av.container.OutputContainer, width: int, height: int, fps: float | Fraction,
-                 crf: int) -> av.VideoStream:
-    stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+                 qp: int) -> av.VideoStream:
+    """x264 settings that give the same bytes in every process: constant QP, no macroblock-tree or adaptive
+    quantisation (their floating-point rate control came out differently after torch had run in the same
+    process), no B-frames, one thread."""
+    rate = Fraction(fps).limit_denominator(1001)
+    stream = container.add_stream("libx264", rate=rate)
+    stream.codec_context.time_base = 1 / rate
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     stream.codec_context.thread_count = 1
-    stream.options = {"crf": str(crf), "preset": "medium", "bframes": "0"}
+    stream.options = {"qp": str(qp), "preset": "medium", "x264-params": "mbtree=0:aq-mode=0:bframes=0"}
     return stream
 
 

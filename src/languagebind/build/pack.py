@@ -50,7 +50,7 @@ class Pack(Operator):
     outputs = ("manifest", "members", "official_members")
 
     video: str = "keyframes"  # keyframes: the keyframes as an 8-frame MP4; resized: every frame, short side 256
-    video_crf: int = 18
+    video_qp: int = 18  # H.264 constant quantiser (lower: larger, closer to the frames)
     image_keyframe: int | None = None  # also write keyframe k as image.jpg
     jpeg_quality: int = 95
     official: bool = False
@@ -75,10 +75,10 @@ class Pack(Operator):
         keyframes = fields.get("keyframes") or []
         out = [(f"{key}.json", dump_json(fields["manifest"]))]
         if self.video == "keyframes" and keyframes:
-            out.append((f"{key}.video.mp4", media.encode_mp4(keyframes, crf=self.video_crf)))
+            out.append((f"{key}.video.mp4", media.encode_mp4(keyframes, qp=self.video_qp)))
         elif self.video == "resized":
             out.append((f"{key}.video.mp4",
-                        media.transcode_short_side(sample.item.path, self.resized_short_side, self.video_crf)))
+                        media.transcode_short_side(sample.item.path, self.resized_short_side, self.video_qp)))
         if fields.get("audio") is not None:
             out.append((f"{key}.audio.wav", media.encode_wav(fields["audio"], fields["audio_rate"])))
         if self.image_keyframe is not None and keyframes:

@@ -31,7 +31,8 @@ _REPEAT = re.compile(r"\b(\w+)(\s+\1\b)+", re.IGNORECASE)
 def clean_answer(text: str) -> str:
     """First paragraph of an LLM answer, without chatter, quotes or the official "In the video, " prefix."""
     text = tidy(text.strip().split("\n\n")[0])
-    text = _VIDEO_PREFIX.sub("", _LEAD.sub("", text)).strip().strip("\"'“”").strip()
+    quotes = "\"'“”"
+    text = _VIDEO_PREFIX.sub("", _LEAD.sub("", text).strip().strip(quotes)).strip().strip(quotes).strip()
     return text[:1].upper() + text[1:] if text else ""
 
 

@@ -1,0 +1,50 @@
+"""Fixtures for the builder tests: the tiny models (written once per session) and small video corpora."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from videos import make_corpus
+
+REPO = Path(__file__).resolve().parents[2]
+TINY_CONFIG = REPO / "configs" / "build" / "tiny.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from languagebind.build.tiny_models import make_tiny_models
+
+    directory = tmp_path_factory.mktemp("tiny-models")
+    make_tiny_models(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """6 good clips and the broken kinds (empty, truncated, audio-only, too long, no hashtags)."""
+    root = tmp_path_factory.mktemp("corpus")
+    return root, make_corpus(root, 6)
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep --make-tiny-models' record of its last directory out of the user's cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def run_build(config_overrides: dict[str, str], input_path: Path, out: Path, **options: object):
+    """Build with configs/build/tiny.yaml; returns (BuildResult, log text)."""
+    from languagebind.build.builder import build
+    from languagebind.build.config import load_config
+
+    shard_size = options.pop("shard_size", None)
+    config = load_config(TINY_CONFIG, config_overrides, shard_size=shard_size)
+    log = io.StringIO()
+    result = build(config, input_path, out, progress=False, log=log, **options)
+    return result, log.getvalue()
