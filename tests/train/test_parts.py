@@ -155,3 +155,15 @@ def test_checkpoint_files_atomic_keep_and_validate(tmp_path: Path) -> None:
     assert path.name == "step-00000003" and state["step"] == 3
     (path / "state.json").write_text("{")
     assert ckpt.find_resume(tmp_path) is None
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "configs" / "train").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_shipped_configs_load(path: Path) -> None:
+    cfg = TrainConfig.load(path)
+    assert cfg.modality in path.stem or path.stem == "tiny"
+    if path.stem.endswith("_lora"):
+        assert cfg.tuning == "lora" and cfg.init_temp == 0.07 and cfg.weight_decay == 0.2
+    if path.stem == "depth_lora":  # Table 11: lr 5e-4, coef 1e-3, batch 1024, warm-up 200, mask 0.5, rank 2
+        assert (cfg.lr, cfg.coef_lr, cfg.batch_size * 8, cfg.warmup_steps, cfg.patch_dropout, cfg.lora_r) == (
+            5e-4, 1e-3, 1024, 200, 0.5, 2)

@@ -76,3 +76,12 @@ def test_ddp_two_ranks_equal_one_process_with_twice_the_batch(tmp_path: Path) ->
     single = (tmp_path / "single" / "metrics.jsonl").read_text().splitlines()
     ddp = (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()
     assert len(single) == len(ddp) == 6
+
+
+def test_shipped_tiny_config_runs_on_generated_data(tmp_path: Path) -> None:
+    out = run_cli("train", "--config", "configs/train/tiny.yaml", "--out", str(tmp_path / "run"), "--set",
+                  "max_steps=3", "--set", "modality=thermal", "--set", "train_data=synthetic:tiny:train:official",
+                  "--set", "val_data=synthetic:tiny:val:shards")
+    assert "trained 3 steps" in out.stdout
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [1, 2, 3] and lines[-1]["val_items"] == 4

@@ -96,3 +96,23 @@ def test_all_bad_data_stops_with_a_clear_error(tmp_path: Path) -> None:
     write_shards(tmp_path / "shards", make_clips(4), 4, edit=lambda c, m: {**m, "image.jpg": b"garbage"})
     with pytest.raises(DataError, match="in a row could not be loaded"):
         train(tiny_config(train_data=str(tmp_path / "shards"), batch_size=2), tmp_path / "run")
+
+
+def test_python_entry_trains_from_memory_with_a_shared_text_cache(tmp_path: Path) -> None:
+    from languagebind.data import MemoryRecords
+    from languagebind.model.presets import tiny_config as model_config
+
+    colours = torch.eye(3)[torch.arange(24) % 3]  # three classes: a red, green or blue square
+    pixels = colours[:, :, None, None].expand(24, 3, 32, 32).contiguous()
+    names = [f"a {['red', 'green', 'blue'][i % 3]} square" for i in range(24)]
+    shared: dict[str, torch.Tensor] = {}
+    seen = []
+    for modality in ("image", "thermal"):
+        model = LanguageBind.from_config(model_config(modality), seed=0)
+        cfg = tiny_config(modality=modality, train_data=MemoryRecords(modality, pixels, names), max_steps=5,
+                          save_every=5)
+        result = train(cfg, tmp_path / modality, model=model, text_cache=shared, on_step=seen.append)
+        assert result.model is model and len(result.history) == 5
+    assert set(shared) == set(names)
+    assert [h["step"] for h in seen] == [1, 2, 3, 4, 5] * 2
+    assert seen[5]["text_cache_hit_rate"] == 1.0  # the second tower found every caption cached

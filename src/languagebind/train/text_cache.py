@@ -23,14 +23,15 @@ class TextEmbeddings:
     """``(texts, input_ids, attention_mask) -> (B, P)`` normalised float32 embeddings (on ``device``).
 
     ``capacity`` bounds the cache (least recently used texts are dropped); ``enabled=False`` encodes every
-    text every time (same numbers, for comparison). ``shared`` may hold precomputed ``{text: embedding}``.
+    text every time (same numbers, for comparison). ``shared``: a ``{text: embedding}`` dict used as the cache
+    itself (filled in place, e.g. one dict for several towers bound to the same text tower).
     """
 
     def __init__(self, encode: EncodeText, device: torch.device, chunk: int = 64, capacity: int = 200_000,
                  enabled: bool = True, shared: dict[str, torch.Tensor] | None = None) -> None:
         self.encode, self.device, self.chunk = encode, device, chunk
         self.capacity, self.enabled = capacity, enabled
-        self.cache: OrderedDict[str, torch.Tensor] = OrderedDict(shared or {})
+        self.cache: dict[str, torch.Tensor] = shared if shared is not None else OrderedDict()
         self.hits = self.misses = 0
 
     @torch.no_grad()
@@ -40,7 +41,8 @@ class TextEmbeddings:
         for row, text in enumerate(texts):
             cached = self.cache.get(text) if self.enabled else None
             if cached is not None:
-                self.cache.move_to_end(text)
+                if isinstance(self.cache, OrderedDict):
+                    self.cache.move_to_end(text)
                 found[text] = cached
                 self.hits += 1
             elif text not in missing:
@@ -53,8 +55,8 @@ class TextEmbeddings:
                 found[text] = embedding
                 if self.enabled:
                     self.cache[text] = embedding
-            while len(self.cache) > self.capacity:
-                self.cache.popitem(last=False)
+            while len(self.cache) > self.capacity:  # least recently used (plain dict: oldest) first
+                del self.cache[next(iter(self.cache))]
         return torch.stack([found[t] for t in texts]).to(self.device)
 
     def encode_rows(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
