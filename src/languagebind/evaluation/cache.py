@@ -3,7 +3,8 @@
 Layout: ``<cache dir>/<checkpoint fingerprint>/<namespace>/shard-<hash>.npz``, each shard holding
 ``keys`` (hex strings) and ``embeddings`` (float32). A key hashes
 
-* for files: the absolute path, the file size and mtime (ns), the namespace (modality) and ``CACHE_VERSION``;
+* for files: the absolute path, size, mtime and ctime (ns) and inode (a rewritten or replaced file is a new
+  key), the namespace (modality) and ``CACHE_VERSION``;
 * for texts: the text itself.
 
 The fingerprint (``LanguageBind.checkpoint_fingerprint``) covers the tower and text weights, the config
@@ -35,10 +36,11 @@ def default_cache_dir() -> Path:
 
 
 def file_key(path: Path, namespace: str) -> str:
-    """Cache key of a media file: path, size, mtime, namespace and cache version."""
+    """Cache key of a media file: path, size, mtime, ctime, inode, namespace and cache version."""
     path = Path(path).resolve()
     stat = path.stat()
-    raw = f"{CACHE_VERSION}\0{namespace}\0{path}\0{stat.st_size}\0{stat.st_mtime_ns}"
+    raw = (f"{CACHE_VERSION}\0{namespace}\0{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}"
+           f"\0{stat.st_ino}")
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
