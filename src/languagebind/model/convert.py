@@ -12,43 +12,35 @@ import re
 
 import torch
 
-# (official pattern, our replacement), applied after the peft spellings are normalised away.
-_TABLE: tuple[tuple[str, str], ...] = (
-    (r"^logit_scale$", "logit_scale"),
-    (r"^text_model\.embeddings\.token_embedding\.", "text.token_embedding."),
-    (r"^text_model\.embeddings\.position_embedding\.weight$", "text.position_embedding"),
-    (r"^text_model\.encoder\.", "text.encoder."),
-    (r"^text_model\.final_layer_norm\.", "text.final_layer_norm."),
-    (r"^text_projection\.weight$", "text.projection.weight"),
-    (r"^vision_model\.embeddings\.patch_embedding\.weight$", "vision.embeddings.proj.weight"),
-    (r"^vision_model\.embeddings\.class_embedding$", "vision.embeddings.class_embedding"),
-    (r"^vision_model\.embeddings\.position_embedding\.weight$", "vision.embeddings.position_embedding"),
-    (r"^vision_model\.pre_layrnorm\.", "vision.pre_layrnorm."),
-    (r"^vision_model\.encoder\.layers\.(\d+)\.temporal_embedding$", r"vision.encoder.layers.\1.temporal.embedding"),
-    (r"^vision_model\.encoder\.layers\.(\d+)\.temporal_layer_norm1\.", r"vision.encoder.layers.\1.temporal.norm."),
-    (r"^vision_model\.encoder\.layers\.(\d+)\.temporal_attn\.", r"vision.encoder.layers.\1.temporal.attn."),
-    (r"^vision_model\.encoder\.", "vision.encoder."),
-    (r"^vision_model\.post_layernorm\.", "vision.post_layernorm."),
-    (r"^visual_projection\.weight$", "vision.projection.weight"),
+# (official name, our name): exact names, or prefixes when they end in "."; "{i}" is a layer index.
+# Order matters: the first matching entry wins (temporal keys before the generic encoder prefix).
+_NAMES: tuple[tuple[str, str], ...] = (
+    ("logit_scale", "logit_scale"),
+    ("text_model.embeddings.token_embedding.", "text.token_embedding."),
+    ("text_model.embeddings.position_embedding.weight", "text.position_embedding"),
+    ("text_model.encoder.", "text.encoder."),
+    ("text_model.final_layer_norm.", "text.final_layer_norm."),
+    ("text_projection.weight", "text.projection.weight"),
+    ("vision_model.embeddings.patch_embedding.weight", "vision.embeddings.proj.weight"),
+    ("vision_model.embeddings.class_embedding", "vision.embeddings.class_embedding"),
+    ("vision_model.embeddings.position_embedding.weight", "vision.embeddings.position_embedding"),
+    ("vision_model.pre_layrnorm.", "vision.pre_layrnorm."),
+    ("vision_model.encoder.layers.{i}.temporal_embedding", "vision.encoder.layers.{i}.temporal.embedding"),
+    ("vision_model.encoder.layers.{i}.temporal_layer_norm1.", "vision.encoder.layers.{i}.temporal.norm."),
+    ("vision_model.encoder.layers.{i}.temporal_attn.", "vision.encoder.layers.{i}.temporal.attn."),
+    ("vision_model.encoder.", "vision.encoder."),
+    ("vision_model.post_layernorm.", "vision.post_layernorm."),
+    ("visual_projection.weight", "vision.projection.weight"),
 )
-_REVERSE: tuple[tuple[str, str], ...] = (
-    (r"^logit_scale$", "logit_scale"),
-    (r"^text\.token_embedding\.", "text_model.embeddings.token_embedding."),
-    (r"^text\.position_embedding$", "text_model.embeddings.position_embedding.weight"),
-    (r"^text\.encoder\.", "text_model.encoder."),
-    (r"^text\.final_layer_norm\.", "text_model.final_layer_norm."),
-    (r"^text\.projection\.weight$", "text_projection.weight"),
-    (r"^vision\.embeddings\.proj\.weight$", "vision_model.embeddings.patch_embedding.weight"),
-    (r"^vision\.embeddings\.class_embedding$", "vision_model.embeddings.class_embedding"),
-    (r"^vision\.embeddings\.position_embedding$", "vision_model.embeddings.position_embedding.weight"),
-    (r"^vision\.pre_layrnorm\.", "vision_model.pre_layrnorm."),
-    (r"^vision\.encoder\.layers\.(\d+)\.temporal\.embedding$", r"vision_model.encoder.layers.\1.temporal_embedding"),
-    (r"^vision\.encoder\.layers\.(\d+)\.temporal\.norm\.", r"vision_model.encoder.layers.\1.temporal_layer_norm1."),
-    (r"^vision\.encoder\.layers\.(\d+)\.temporal\.attn\.", r"vision_model.encoder.layers.\1.temporal_attn."),
-    (r"^vision\.encoder\.", "vision_model.encoder."),
-    (r"^vision\.post_layernorm\.", "vision_model.post_layernorm."),
-    (r"^vision\.projection\.weight$", "visual_projection.weight"),
-)
+
+
+def _rule(source: str, target: str) -> tuple[str, str]:
+    pattern = "^" + re.escape(source).replace(r"\{i\}", r"(\d+)") + ("" if source.endswith(".") else "$")
+    return pattern, target.replace("{i}", r"\1")
+
+
+_TABLE = tuple(_rule(official, ours) for official, ours in _NAMES)
+_REVERSE = tuple(_rule(ours, official) for official, ours in _NAMES)
 _DROPPED = re.compile(r"^(text|vision)_model\.embeddings\.position_ids$")
 _PEFT_PREFIX = "vision_model.encoder.base_model.model."
 
