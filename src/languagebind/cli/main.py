@@ -28,7 +28,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser(available: dict[str, tuple[str, str]] | None = None) -> argparse.ArgumentParser:
     """The argument parser with every sub-command whose module is present."""
-    parser = argparse.ArgumentParser(prog="languagebind", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="languagebind",
+        description="LanguageBind: video, audio, depth, thermal and images bound to language in one embedding space.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in (available or COMMANDS).items():
         try:
