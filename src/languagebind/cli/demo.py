@@ -1,0 +1,55 @@
+"""``languagebind demo``: train five small towers on built-in synthetic data against a frozen MiniLM and show that
+they align with one another through language (emergent cross-modal retrieval)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from languagebind.errors import InputError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
+    parser.add_argument("--fresh", action="store_true", help="retrain the towers even when trained ones exist")
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="MODALITY=DIR",
+                        help="evaluate and search with this checkpoint instead of training (repeatable)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="a smaller, faster run (the 'quick' preset)")
+    size.add_argument("--config", default=None,
+                      help="a preset name in configs/demo/ or a YAML file (default: 'default')")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def parse_checkpoints(specs: list[str]) -> dict[str, str]:
+    """``["video=DIR", ...]`` -> ``{"video": "DIR"}``."""
+    from languagebind.model.config import VISION_MODALITIES
+
+    out = {}
+    for spec in specs:
+        modality, sep, directory = spec.partition("=")
+        if not sep or not directory:
+            raise InputError(spec, "write --checkpoint as MODALITY=DIR")
+        if modality not in VISION_MODALITIES:
+            raise InputError(modality, f"unknown modality; known: {', '.join(VISION_MODALITIES)}")
+        out[modality] = directory
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from languagebind.demo.config import load_config
+    from languagebind.demo.run import run_demo
+    from languagebind.demo.table import format_table
+
+    config = load_config("quick" if args.quick else args.config or "default")
+    checkpoints = parse_checkpoints(args.checkpoint)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    result = run_demo(args.out, config, fresh=args.fresh, checkpoints=checkpoints or None,
+                      progress=False if args.no_progress else None, log=log)
+    print(format_table(result.metrics))
+    print(f"\nwrote {result.out_dir / 'metrics.json'} and {result.out_dir / 'report.html'}\n")
+    print("\n".join(result.search))
+    return 0

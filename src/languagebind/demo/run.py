@@ -1,0 +1,170 @@
+"""``run_demo``: data -> towers -> held-out evaluation -> metrics.json, report.html, search index.
+
+Layout of the output directory (default ``runs/demo``)::
+
+    data/                  VIDAL-mini (generated once; reused while its parameters match)
+    cache/                 decoded item tensors per (split, modality, preprocessing), text embeddings
+    towers/<modality>/     trained checkpoints (config.json + model.safetensors) and their loss history
+    index/                 faiss indexes of the test items
+    metrics.json, report.html
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from languagebind.demo.config import DemoConfig
+from languagebind.demo.data import Split, read_split, split_tensors
+from languagebind.demo.evaluate import SplitEmbeddings, evaluate
+from languagebind.demo.targets import check_targets
+from languagebind.demo.text import TextBank
+from languagebind.utils.io import write_json_atomic, write_text_atomic
+
+SPLITS = ("train", "test", "compositional")
+Log = Callable[[str], None]
+
+
+@dataclass
+class DemoResult:
+    """What a run produced."""
+
+    metrics: dict[str, Any]
+    out_dir: Path
+    losses: dict[str, list[float]] = field(default_factory=dict)
+    search: list[str] = field(default_factory=list)  # the printed search answers
+
+    @property
+    def failed_targets(self) -> list[str]:
+        return check_targets(self.metrics)
+
+
+def generate_data(out_dir: Path, config: DemoConfig, progress: bool, log: Log) -> dict[str, Split]:
+    """VIDAL-mini under ``out_dir/data`` (generated, or reused when its parameters match)."""
+    from languagebind.build.synthetic.config import SyntheticConfig
+    from languagebind.build.synthetic.generate import generate
+
+    dataset = generate(out_dir / "data", SyntheticConfig(**config.data), progress=progress)
+    made = "generated" if dataset.generated_items else "reused"
+    log(f"data: {made} VIDAL-mini in {out_dir / 'data'} "
+        f"({', '.join(f'{s} {info.size}' for s, info in dataset.splits.items())}) in {dataset.seconds:.0f} s")
+    return {s: read_split(dataset[s].manifest, s) for s in SPLITS}
+
+
+def train_towers(out_dir: Path, config: DemoConfig, splits: Mapping[str, Split], fresh: bool, progress: bool,
+                 log: Log) -> tuple[dict[str, Path], dict[str, list[float]], float]:
+    """Train (or reuse) every tower of ``config``; returns checkpoint dirs, loss curves, decode seconds."""
+    from languagebind.api import LanguageBind, processor_config
+    from languagebind.data import TextSampler
+    from languagebind.demo.towers import fingerprint, load_trained, tower_config, train_tower
+
+    train = splits["train"]
+    data_key = hashlib.sha256("".join(train.ids).encode() + str(train.root).encode()).hexdigest()[:12]
+    todo, directories, losses = [], {}, {}
+    for m, preset in config.towers.items():
+        directories[m] = out_dir / "towers" / m
+        saved = None if fresh else load_trained(directories[m], fingerprint(m, preset, config, data_key))
+        if saved is None:
+            todo.append(m)
+        else:
+            losses[m] = saved.losses
+            log(f"tower {m}: reusing {directories[m]} (trained in {saved.seconds:.0f} s; --fresh retrains)")
+    decode_seconds = 0.0
+    if not todo:
+        return directories, losses, decode_seconds
+    # One model holding every tower to train: its frozen text tower is shared by all of them.
+    holder = LanguageBind.from_config({m: tower_config(m, config.towers[m], config) for m in todo}, seed=config.seed)
+    bank = TextBank(lambda texts: holder.encode("text", texts, batch_size=256), text_bank_path(out_dir, config))
+    for m in todo:
+        preset = config.towers[m]
+        started = time.perf_counter()
+        pixels = split_tensors(train, m, processor_config(holder.model.configs[m].vision), out_dir / "cache")
+        decode_seconds += time.perf_counter() - started
+        views = [train.views(i, m) for i in range(len(train))]
+        sampler = TextSampler.from_spec(dict(preset.texts))
+        new = bank.add(choice.text for v in views for choice, _ in sampler.options(v))
+        bank.save()
+        log(f"tower {m}: {len(train)} pairs, {new} new texts embedded; training {preset.steps} steps "
+            f"(batch {preset.batch_size}, {preset.layers} layers x {preset.width}, input {tuple(pixels.shape[1:])})")
+        trained = train_tower(m, preset, config, holder.model.text, pixels, views, train.ids, bank.embeddings,
+                              directories[m], fingerprint(m, preset, config, data_key), progress=progress)
+        losses[m] = trained.losses
+        log(f"tower {m}: {trained.seconds:.0f} s, loss {trained.losses[0]:.2f} -> {np.mean(trained.losses[-20:]):.2f}")
+    return directories, losses, decode_seconds
+
+
+def text_bank_path(out_dir: Path, config: DemoConfig) -> Path:
+    key = hashlib.sha256(f"{config.text_model}:{config.text_width}".encode()).hexdigest()[:12]
+    return out_dir / "cache" / f"text-{key}.pt"
+
+
+def embed_splits(model: Any, splits: Mapping[str, Split], cache_dir: Path) -> dict[str, SplitEmbeddings]:
+    """Test and compositional items of every loaded tower -> normalised embeddings (and the decoded tensors)."""
+    from languagebind.api import processor_config
+
+    out = {}
+    for name in ("test", "compositional"):
+        split = splits[name]
+        embeddings = {}
+        for m in model.modalities:
+            pixels = split_tensors(split, m, processor_config(model.model.configs[m].vision), cache_dir)
+            embeddings[m] = model.encode(m, pixels.float(), batch_size=256).numpy()
+        out[name] = SplitEmbeddings(embeddings, split.metas)
+    return out
+
+
+def run_demo(out_dir: str | Path, config: DemoConfig, *, fresh: bool = False,
+             checkpoints: Mapping[str, str | Path] | None = None, progress: bool | None = None,
+             log: Log = print) -> DemoResult:
+    """The whole demo (see the module docstring); ``checkpoints`` evaluates given towers instead of training."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from languagebind.api import LanguageBind
+    from languagebind.build.synthetic.vocab import CATEGORIES
+
+    out_dir = Path(out_dir)
+    show = bool(progress) if progress is not None else None
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    splits = generate_data(out_dir, config, bool(show), log)
+    seconds["data"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    losses: dict[str, list[float]] = {}
+    if checkpoints:
+        directories = {m: Path(d) for m, d in checkpoints.items()}
+    else:
+        directories, losses, decode = train_towers(out_dir, config, splits, fresh, show, log)
+        seconds["data"] += decode
+        started += decode
+    seconds["train"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    model = LanguageBind.from_pretrained(directories, device="cpu")
+    own_text = not checkpoints
+    bank = TextBank(lambda texts: model.encode("text", texts, batch_size=256),
+                    text_bank_path(out_dir, config) if own_text else None)
+    embedded = embed_splits(model, splits, out_dir / "cache")
+    categories = sorted({m["category"] for m in splits["test"].metas},
+                        key=[c.name for c in CATEGORIES].index)
+    evaluated = evaluate(embedded["test"], embedded["compositional"], categories, config.pairs, bank)
+    bank.save()
+    metrics = evaluated["metrics"]
+    seconds["eval"] = time.perf_counter() - started
+    metrics["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
+    write_json_atomic(out_dir / "metrics.json", metrics)
+
+    from languagebind.demo.showcase import build_showcase, search_answers
+
+    report = build_showcase(metrics, losses, embedded["test"], splits["test"], out_dir / "cache", model, bank,
+                            evaluated["matrices"], categories)
+    write_text_atomic(out_dir / "report.html", report)
+    answers = search_answers(embedded["test"], splits["test"], bank, config.queries, out_dir / "index")
+    return DemoResult(metrics, out_dir, losses, answers)
