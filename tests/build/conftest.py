@@ -48,3 +48,21 @@ def run_build(config_overrides: dict[str, str], input_path: Path, out: Path, **o
     log = io.StringIO()
     result = build(config, input_path, out, progress=False, log=log, **options)
     return result, log.getvalue()
+
+
+SHARD_SIZE = 2
+
+
+def shard_bytes(out: Path) -> dict[str, bytes]:
+    """Every tar of a build output, by path relative to it."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.glob("*/*.tar"))}
+
+
+@pytest.fixture(scope="session")
+def reference(tiny_models: Path, small_corpus: tuple[Path, dict[str, str]],
+              tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted in-process build of the small corpus (shards of SHARD_SIZE) to compare others with."""
+    out = tmp_path_factory.mktemp("reference")
+    result, _ = run_build({"models_dir": str(tiny_models)}, small_corpus[0], out, shard_size=SHARD_SIZE)
+    assert not result.errors
+    return out

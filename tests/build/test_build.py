@@ -11,25 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY_CONFIG, run_build
+from conftest import SHARD_SIZE, TINY_CONFIG, run_build, shard_bytes
 from languagebind.build.shards import read_jsonl
 from languagebind.build.thermal import ThermalTranslation
 from languagebind.errors import ConfigError
-
-SHARD_SIZE = 2
-
-
-def shard_bytes(out: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.glob("*/*.tar"))}
-
-
-@pytest.fixture(scope="module")
-def reference(tiny_models: Path, small_corpus: tuple[Path, dict[str, str]],
-              tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("reference")
-    result, _ = run_build({"models_dir": str(tiny_models)}, small_corpus[0], out, shard_size=SHARD_SIZE)
-    assert not result.errors
-    return out
 
 
 def test_every_input_has_a_status(reference: Path, small_corpus: tuple[Path, dict[str, str]]) -> None:

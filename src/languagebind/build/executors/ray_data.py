@@ -11,6 +11,7 @@ each actor pool can hold at least one actor even on a small machine.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 from collections.abc import Iterator, Sequence
@@ -35,6 +36,8 @@ class RayExecutor:
             import ray.data
         except ImportError as err:
             raise ConfigError("the ray executor needs Ray Data: pip install 'languagebind[ray]'") from err
+        for name in ("ray", "ray.data"):
+            logging.getLogger(name).setLevel(logging.ERROR)
         started = not ray.is_initialized()
         if started:
             _init_ray(ray, stages, self.workers)
@@ -46,8 +49,9 @@ class RayExecutor:
             dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
             for op in stages:
                 if op.uses_model:
-                    dataset = dataset.map_batches(_StageActor, fn_constructor_args=(op,), batch_size=1,
-                                                  concurrency=(1, self.workers), num_cpus=op.cpus, num_gpus=op.gpus)
+                    pool = ray.data.ActorPoolStrategy(min_size=1, max_size=self.workers)
+                    dataset = dataset.map_batches(_StageActor, fn_constructor_args=(op,), batch_size=1, compute=pool,
+                                                  num_cpus=op.cpus, num_gpus=op.gpus)
                 else:
                     dataset = dataset.map_batches(_stage_task, fn_args=(op,), batch_size=1, num_cpus=op.cpus)
             dataset = dataset.map_batches(_write_task, fn_args=(str(out),), batch_size=1, num_cpus=1)
