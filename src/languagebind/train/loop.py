@@ -82,7 +82,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: str | None = None, *, m
     run_dir = Path(run_dir)
     m = cfg.modality
     lb = model if model is not None else build_model(cfg)
-    core: LanguageBindModel = lb.model.to(info.device).train()
+    core: LanguageBindModel = lb.model.to(info.device).eval()  # only the trained tower runs in training mode
     set_initial_temperature(core, cfg)
     trainable = select_trainable(core, cfg)
     optimizer = build_optimizer(trainable, cfg)
@@ -90,7 +90,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: str | None = None, *, m
     tower.tower.encoder.gradient_checkpointing = cfg.grad_checkpointing
     fingerprint = frozen_fingerprint(core) if info.is_main else ""
     start = find_start(run_dir, resume, cfg, info, fingerprint)
-    restore(start, optimizer, trainable, cfg, info)
+    restore(start, optimizer, trainable)
 
     runlog = RunLog(run_dir, info.rank, info.is_main, cfg.tensorboard)
     if start.step:
@@ -156,14 +156,13 @@ def find_start(run_dir: Path, resume: str | None, cfg: TrainConfig, info: DistIn
     """Where to start: a fresh run (the run directory must have no checkpoints) or a validated checkpoint."""
     found: tuple[Path, dict[str, Any]] | None = None
     if info.is_main:
-        if resume is None:
-            if ckpt.list_checkpoints(run_dir):
-                raise ConfigError(f"{run_dir} already has checkpoints: pass --resume auto, or use a new directory")
-            run_dir.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(run_dir / "config.json", cfg.to_dict())
-        elif resume == "auto":
+        if resume is None and ckpt.list_checkpoints(run_dir):
+            raise ConfigError(f"{run_dir} already has checkpoints: pass --resume auto, or use a new directory")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(run_dir / "config.json", cfg.to_dict())
+        if resume == "auto":
             found = ckpt.find_resume(run_dir)
-        else:
+        elif resume is not None:
             path = Path(resume)
             found = (path, ckpt.validate(path))
         if found is not None:
@@ -192,8 +191,7 @@ def check_compatible(state: dict[str, Any], cfg: TrainConfig, info: DistInfo, fi
         raise ConfigError(f"cannot resume: the run had {len(state['ranks'])} processes, now {info.world_size}")
 
 
-def restore(start: ResumePoint, optimizer: torch.optim.Optimizer, trainable: dict[str, torch.nn.Parameter],
-            cfg: TrainConfig, info: DistInfo) -> None:
+def restore(start: ResumePoint, optimizer: torch.optim.Optimizer, trainable: dict[str, torch.nn.Parameter]) -> None:
     """Load trainable weights, optimizer moments and this rank's RNG states from the resume point."""
     if start.tensors is None:
         return
