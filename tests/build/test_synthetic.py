@@ -230,6 +230,17 @@ def test_speed_and_count_are_audible() -> None:
         assert per_voice >= 9 if scene.attributes["speed"] == "fast" else 3 <= per_voice <= 4
 
 
+def test_objects_stay_apart_and_inside_the_frame() -> None:
+    vocab, pixel = CONFIG.vocabulary(), 1 / CONFIG.frame_size
+    for index in range(300):
+        scene = sample_scene(vocab, index, np.random.default_rng(index), compositional=index % 2 == 1)
+        path = scene.positions(np.array([0.0, 1.0]))  # (2, count, 2): objects share the velocity
+        assert path.min() >= scene.radius and path.max() <= 1 - scene.radius
+        centres = path[0]
+        gaps = [np.hypot(*(a - b)) for i, a in enumerate(centres) for b in centres[i + 1:]]
+        assert all(gap >= 2 * scene.radius + pixel for gap in gaps)
+
+
 def test_bad_configs_are_refused() -> None:
     with pytest.raises(ConfigError):
         SyntheticConfig(frame_size=63)

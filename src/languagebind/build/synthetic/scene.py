@@ -18,6 +18,7 @@ RADIUS = {"small": 0.085, "large": 0.14}  # object radius, fraction of the frame
 TRAVEL = {"slow": 0.2, "fast": 0.5}  # distance covered over the clip, fraction of the frame side
 UNIT = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "down": (0.0, 1.0)}
 MARGIN = 0.02
+LANE_JITTER = 0.002
 DISTANCE_JITTER = 100.0  # mm around the category's distance
 
 
@@ -79,11 +80,12 @@ def sample_scene(vocab: Vocabulary, index: int, rng: np.random.Generator, compos
     # Position along the motion, measured in the direction of motion: [lo, hi] keeps the whole path in frame.
     lo, hi = radius + MARGIN, 1.0 - radius - MARGIN - travel
     progress = rng.uniform(lo, hi, size=count)
-    lane_lo, lane_hi = radius + 2 * MARGIN, 1.0 - radius - 2 * MARGIN
+    # Three large lanes fit with a pixel (at 64 px) to spare: spacing (1 - 2 (r + 1.5 m)) / 2 - 2 jitter > 2 r.
+    lane_lo, lane_hi = radius + 1.5 * MARGIN, 1.0 - radius - 1.5 * MARGIN
     if count == 1:
         lanes = rng.uniform(lane_lo, lane_hi, size=1)
     else:
-        lanes = np.linspace(lane_lo, lane_hi, count) + rng.uniform(-0.01, 0.01, size=count)
+        lanes = np.linspace(lane_lo, lane_hi, count) + rng.uniform(-LANE_JITTER, LANE_JITTER, size=count)
     # Progress p along a negative axis means coordinate 1 - p.
     sign = along.sum()
     along_coord = progress if sign > 0 else 1.0 - progress

@@ -87,11 +87,12 @@ def write_shard(config: SyntheticConfig, split: str, shard: int, split_dir: Path
     start, stop = shard * config.shard_size, min((shard + 1) * config.shard_size, size)
     lines: list[str] = []
     entries: dict[str, Any] = {}
+    made: set[Path] = set()
     (split_dir / SHARD_DIR).mkdir(parents=True, exist_ok=True)
     with tarfile.open(split_dir / SHARD_DIR / shard_name(shard), "w", format=tarfile.USTAR_FORMAT) as tar:
         for index in range(start, stop):
             item = render_item(config, split, index)
-            _write_files(item, split_dir, config.official_layout)
+            _write_files(item, split_dir, config.official_layout, made)
             record = manifest_record(item)
             lines.append(json.dumps(record, ensure_ascii=False))
             entries[item.id] = official_entry(item)
@@ -102,19 +103,26 @@ def write_shard(config: SyntheticConfig, split: str, shard: int, split_dir: Path
     return lines, entries
 
 
-def _write_files(item: Item, split_dir: Path, official: bool) -> None:
+def _write_files(item: Item, split_dir: Path, official: bool, made: set[Path]) -> None:
+    """Write the item's files (and their official-layout links); ``made``: directories known to exist."""
     for field, data in item.files.items():
         path = split_dir / our_path(item.id, field)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_parent(path, made)
         path.write_bytes(data)
         target = official_path(item.id, field) if official else None
         if target is not None:
+            _make_parent(split_dir / target, made)
             _link(path, split_dir / target)
+
+
+def _make_parent(path: Path, made: set[Path]) -> None:
+    if path.parent not in made:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        made.add(path.parent)
 
 
 def _link(source: Path, target: Path) -> None:
     """Hard-link ``target`` to ``source`` (a copy where the filesystem has no hard links)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(source, target)
     except OSError:
