@@ -14,6 +14,7 @@ from videos import make_corpus
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / "configs" / "build" / "tiny.yaml"
+GOOD_CLIPS = 14
 
 
 @pytest.fixture(scope="session")
@@ -27,9 +28,9 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """6 good clips and the broken kinds (empty, truncated, audio-only, too long, no hashtags)."""
+    """14 good clips and 6 broken ones (empty, 2 truncated, audio-only, too long, no hashtags)."""
     root = tmp_path_factory.mktemp("corpus")
-    return root, make_corpus(root, 6)
+    return root, make_corpus(root, GOOD_CLIPS)
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +51,7 @@ def run_build(config_overrides: dict[str, str], input_path: Path, out: Path, **o
     return result, log.getvalue()
 
 
-SHARD_SIZE = 2
+SHARD_SIZE = 4
 
 
 def shard_bytes(out: Path) -> dict[str, bytes]:

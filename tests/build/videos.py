@@ -49,6 +49,21 @@ def write_video(path: Path, *, frames: int = 10, fps: int = 10, size: tuple[int,
     return path
 
 
+def write_truncated_faststart(path: Path, seed: int = 3) -> Path:
+    """An MP4 whose index sits in front (``movflags=faststart``), cut in half: it opens, but frames are missing."""
+    source = write_video(path.with_name(path.stem + "_src.tmp"), frames=30, seed=seed)
+    with av.open(str(source)) as src, av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as dst:
+        streams = {s.index: dst.add_stream_from_template(s) for s in src.streams}
+        for packet in src.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                dst.mux(packet)
+    source.unlink()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
 def write_sidecar(video: Path, title: str, hashtags: list[str] | None = None, **extra: object) -> Path:
     """``<stem>.json`` next to ``video`` with the title and hashtags the builder reads."""
     sidecar = video.with_suffix(".json")
@@ -74,6 +89,8 @@ def make_corpus(root: Path, count: int, *, broken: bool = True) -> dict[str, str
         (root / "truncated.mp4").write_bytes(whole[: len(whole) // 2])
         write_sidecar(root / "truncated.mp4", "a truncated file here", ["test"])
         expected["truncated"] = "undecodable"
+        write_sidecar(write_truncated_faststart(root / "cut_index_first.mp4"), "index first then cut", ["test"])
+        expected["cut_index_first"] = "truncated"
         write_video(root / "audio_only.mp4", video=False, frames=10, seed=7)
         write_sidecar(root / "audio_only.mp4", "only an audio track", ["test"])
         expected["audio_only"] = "no_video_stream"
