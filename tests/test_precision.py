@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 
 import pytest
 import torch
@@ -123,3 +124,13 @@ def test_auto_picks_a_measured_native_mode(monkeypatch: pytest.MonkeyPatch) -> N
 def test_time_block_runs_every_native_mode() -> None:
     for mode in prec.native_precisions(CPU):
         assert prec.time_block((TINY_VISION, 17), mode, repeats=1) > 0
+
+
+def test_allocator_tuning_is_opt_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prec, "_allocator_tuned", False)
+    monkeypatch.setenv("LANGUAGEBIND_MALLOC_TUNING", "0")
+    assert prec.tune_cpu_allocator() is False
+    monkeypatch.delenv("LANGUAGEBIND_MALLOC_TUNING")
+    tuned = prec.tune_cpu_allocator()
+    assert tuned is (sys.platform.startswith("linux") and sys.implementation.name == "cpython")  # glibc here
+    assert prec.hardware_summary()["malloc_tuned"] is prec._allocator_tuned

@@ -14,6 +14,9 @@ The logit scales always stay float32; ``LanguageBind`` returns float32 embedding
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -31,6 +34,8 @@ FLOAT_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.flo
 # Agreement order: a faster mode must beat the next more accurate one by this factor to be chosen.
 MIN_SPEEDUP = 1.10
 _AUTO_CACHE: dict[tuple, str] = {}
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc mallopt parameters
+_allocator_tuned = False
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -58,6 +63,7 @@ def hardware_summary() -> dict[str, object]:
     """What the precision choice depends on (for benchmark reports and logs)."""
     return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_native_bf16": cpu_has_native_bf16(),
             "int8_engine": torch.backends.quantized.engine, "threads": torch.get_num_threads(),
+            "malloc_tuned": _allocator_tuned,
             "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 
@@ -80,6 +86,8 @@ def apply_precision(model: nn.Module, precision: str, device: torch.device) -> s
     if precision == "int8" and device.type != "cpu":
         raise InputError(precision, f"int8 (dynamic quantisation) runs on the CPU only, not {device}")
     model.to(device)
+    if device.type == "cpu":
+        tune_cpu_allocator()
     if precision == "auto":
         precision = choose_precision(probe_config(model), device)
     towers = [module for name, module in model.named_children() if name != "logit_scales"]
@@ -90,6 +98,29 @@ def apply_precision(model: nn.Module, precision: str, device: torch.device) -> s
         for module in towers:
             quantize_int8(module)
     return precision
+
+
+def tune_cpu_allocator() -> bool:
+    """Keep freed memory in the process heap (glibc): activations then reuse it instead of page-faulting.
+
+    By default glibc serves blocks over 32 MB with fresh ``mmap`` pages and returns them on ``free``, so every
+    forward pass re-faults (and the kernel zeroes) its large activations: ~500k page faults and ~15% of the CPU
+    time for a ViT-L batch of 8. With ``M_MMAP_MAX=0`` and a high trim threshold the heap keeps them for reuse
+    (the process then holds its high-water mark until exit). Process-wide, once; ``LANGUAGEBIND_MALLOC_TUNING=0``
+    turns it off; a no-op off glibc. Returns whether it is in effect.
+    """
+    global _allocator_tuned
+    if _allocator_tuned or os.environ.get("LANGUAGEBIND_MALLOC_TUNING", "1") == "0":
+        return _allocator_tuned
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    _allocator_tuned = mallopt(_M_MMAP_MAX, 0) == 1 and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) == 1
+    return _allocator_tuned
 
 
 def quantize_int8(module: nn.Module) -> int:
