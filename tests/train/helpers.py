@@ -25,8 +25,8 @@ def colour_data(root: Path, fmt: str, modality: str, n_train: int = 48, n_val: i
         return {"train_data": str(write_manifest(root / "train", train, (modality,))),
                 "val_data": str(write_manifest(root / "val", val, (modality,)))}
     if fmt == "shards":
-        write_shards(root / "shards", train, 12, modalities=(modality,))
-        return {"train_data": str(root / "shards" / "shard-{000000..000003}.tar"),
+        last = len(write_shards(root / "shards", train, 12, modalities=(modality,))) - 1
+        return {"train_data": str(root / "shards" / f"shard-{{000000..{last:06d}}}.tar"),
                 "val_data": str(write_manifest(root / "val", val, (modality,)))}
     annotation, data_root = write_vidal(root / "train", train, (modality,))
     val_annotation, val_root = write_vidal(root / "val", val, (modality,))

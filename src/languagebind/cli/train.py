@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from languagebind.train.config import TrainConfig
-    from languagebind.train.distributed import barrier, init_distributed
+    from languagebind.train.distributed import barrier, init_distributed, shutdown
     from languagebind.train.loop import train
 
     rank = int(os.environ.get("RANK", "0"))
@@ -42,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
         resolve_synthetic(cfg, args.out)  # generate first, alone ...
     barrier(info)
     resolve_synthetic(cfg, args.out)  # ... then every rank reuses it
-    result = train(cfg, args.out, resume=args.resume)
+    try:
+        result = train(cfg, args.out, resume=args.resume)
+    finally:
+        shutdown(info)
     if rank == 0:
         last = result.history[-1] if result.history else {}
         summary = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if isinstance(v, float))
