@@ -27,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from languagebind.api import LanguageBind, processor_config
-from languagebind.data import AugmentConfig, PairLoader, Partition, TextSampler, build_batches, open_source
+from languagebind.data import AugmentConfig, DataError, PairLoader, Partition, TextSampler, build_batches, open_source
 from languagebind.errors import ConfigError
 from languagebind.model.core import LanguageBindModel
 from languagebind.train import checkpoint as ckpt
@@ -237,7 +237,15 @@ def training_batches(cfg: TrainConfig, lb: LanguageBind, tokenize: Callable, inf
     # The generator keeps the DataLoader from drawing its worker seed from the global RNG (exact resume).
     data = DataLoader(dataset, batch_size=None, num_workers=cfg.workers, pin_memory=info.device.type == "cuda",
                       persistent_workers=cfg.workers > 0, generator=torch.Generator().manual_seed(cfg.seed))
-    return iter(data)
+    return without_worker_traceback(iter(data))
+
+
+def without_worker_traceback(batches: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """A ``DataError`` raised in a DataLoader worker arrives wrapped in the worker's traceback: keep the message."""
+    try:
+        yield from batches
+    except DataError as err:
+        raise DataError(str(err).strip().splitlines()[-1].removeprefix(f"{DataError.__module__}.DataError: ")) from None
 
 
 def progress_bar(cfg: TrainConfig, info: DistInfo, start: int) -> Any:
