@@ -63,6 +63,7 @@ class Polish(Operator):
     max_new_tokens: int = 77
     precision: str = "fp32"
     batch_size: int = 8
+    gpu_memory_utilization: float = 0.5  # vLLM's share of the GPU (the other stages' models live there too)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -81,7 +82,7 @@ class Polish(Operator):
         if backend == "transformers":
             self._llm = TransformersChat(hf.local_dir(self.model, self.name), self.precision, self.device())
         elif backend == "vllm":
-            self._llm = VllmChat(hf.local_dir(self.model, self.name), self.precision)
+            self._llm = VllmChat(hf.local_dir(self.model, self.name), self.precision, self.gpu_memory_utilization)
         self._label = f"{self._llm.label} via {backend}" if self._llm else "rules"
 
     def process(self, batch: list[Sample]) -> None:
@@ -132,11 +133,11 @@ class TransformersChat:
 class VllmChat:
     """Greedy completions through vLLM's offline ``LLM.chat`` (GPU)."""
 
-    def __init__(self, path: Any, precision: str) -> None:
+    def __init__(self, path: Any, precision: str, gpu_memory_utilization: float) -> None:
         from vllm import LLM, SamplingParams
 
-        dtype = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}[precision]
-        self.llm = LLM(model=str(path), dtype=dtype, seed=0, enforce_eager=False)
+        self.llm = LLM(model=str(path), dtype=hf.PRECISIONS[precision], seed=0,
+                       gpu_memory_utilization=gpu_memory_utilization)
         self.params = SamplingParams
         self.label = f"{path.name} (vllm)"
 
