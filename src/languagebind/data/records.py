@@ -123,6 +123,9 @@ class MemoryRecords:
         for i in range(len(self)):
             yield self[i]
 
+    def __repr__(self) -> str:
+        return f"MemoryRecords({self.modality!r}, {len(self)} items, origin={self.origin!r})"
+
 
 def _as_views(text: str | Sequence[str] | TextViews) -> TextViews:
     if isinstance(text, TextViews):

@@ -22,6 +22,7 @@ consecutive failures stop the run with a ``DataError``: the data is (nearly) all
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -46,11 +47,12 @@ class DataError(LanguageBindError):
 
 @dataclass(frozen=True)
 class LoadedSample:
-    """A decoded training pair."""
+    """A decoded training pair; ``seed`` drives the model-side randomness of the sample (patch dropout)."""
 
     id: str
     pixels: torch.Tensor
     text: TextChoice
+    seed: int = 0
 
 
 class SampleLoader(Protocol):
@@ -77,12 +79,12 @@ def sample_rng(*key: int) -> np.random.Generator:
 
 
 def collate(samples: Sequence[LoadedSample], tokenize: Tokenize) -> dict[str, Any]:
-    """Stack pixels, tokenize texts; keep ids, texts and the views they came from."""
+    """Stack pixels, tokenize texts; keep ids, texts, the views they came from and the sample seeds."""
     texts = [s.text.text for s in samples]
     tokens = tokenize(texts)
     return {"pixels": torch.stack([s.pixels for s in samples]), "input_ids": tokens["input_ids"],
             "attention_mask": tokens["attention_mask"], "texts": texts, "ids": [s.id for s in samples],
-            "views": [s.text.view for s in samples]}
+            "views": [s.text.view for s in samples], "seeds": torch.tensor([s.seed for s in samples])}
 
 
 class _Batches(IterableDataset):
@@ -108,7 +110,7 @@ class _Batches(IterableDataset):
         return worker
 
     def _load(self, record: PairRecord, rng: np.random.Generator) -> LoadedSample:
-        return self.loader(record, rng)
+        return dataclasses.replace(self.loader(record, rng), seed=int(rng.integers(1 << 62)))
 
     def _too_many_bad(self, skipped: list[tuple[str, str]]) -> DataError:
         last = "; ".join(f"{i}: {r}" for i, r in skipped[-3:])

@@ -148,10 +148,8 @@ class TrainConfig:
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: _plain(v) for k, v in dataclasses.asdict(self).items()}
-
-    def replace(self, **changes: Any) -> TrainConfig:
-        return TrainConfig.from_dict({**dataclasses.asdict(self), **changes})
+        """Plain JSON-able values (an in-memory data source is written as its ``repr``)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
