@@ -3,8 +3,8 @@
 * ``fp32`` (default) is faithful to the official numerics.
 * ``bf16`` / ``fp16`` cast the towers' weights; fast only where the hardware computes them natively (CUDA, or
   CPUs with AVX-512 BF16 / AMX). On AVX2-only CPUs bf16 is several times SLOWER than fp32.
-* ``int8`` replaces the transformer Linear layers by dynamically quantised ones (int8 weights, activations
-  quantised per call; CPU only). The projections, embeddings, norms and attention stay fp32.
+* ``int8`` replaces the transformer Linear layers by dynamically quantised ones (int8 weights with per-channel
+  scales, activations quantised per call; CPU only). The projections, embeddings, norms and attention stay fp32.
 * ``auto`` picks, for the device it runs on, the fastest of the modes the hardware supports natively, by timing
   one transformer block of the model in each (once per process and block shape); a mode replaces fp32 only when
   it is clearly faster, so ``auto`` is never slower than fp32.
@@ -129,7 +129,7 @@ def quantize_int8(module: nn.Module) -> int:
     Output projections (``*projection``) stay float. The quantised layers still report float ``weight`` /
     ``bias`` in ``state_dict()`` (dequantised), so fingerprints and exports keep working. Returns the count.
     """
-    from torch.ao.quantization import quantize_dynamic
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     merge_lora(module)
     names = {name for name, child in module.named_modules()
@@ -138,7 +138,8 @@ def quantize_int8(module: nn.Module) -> int:
         return 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated in favour of torchao (not installed)
-        quantize_dynamic(module, qconfig_spec=names, dtype=torch.qint8, inplace=True)
+        # per output channel weight scales (robust to outlier rows, same speed); activations per tensor, per call
+        quantize_dynamic(module, qconfig_spec=dict.fromkeys(names, per_channel_dynamic_qconfig), inplace=True)
     for name in names:
         module.get_submodule(name).register_state_dict_post_hook(_dequantized_state)
     return len(names)
