@@ -15,7 +15,7 @@ from languagebind.model.core import LanguageBindModel, init_weights
 from languagebind.model.presets import TINY_VISION, tiny_config
 
 MODALITIES = ("image", "video", "audio", "depth", "thermal")
-BOUNDS = {"bf16": 0.999, "int8": 0.995}
+BOUNDS = {"bf16": 0.999, "int8": 0.995, "fp16": 0.999}
 CPU = torch.device("cpu")
 
 
@@ -58,6 +58,15 @@ def test_agreement_with_fp32_on_tiny_towers(modality: str, mode: str) -> None:
     assert F.cosine_similarity(tower, ref_tower).mean() >= BOUNDS[mode]
     assert F.cosine_similarity(text, ref_text).mean() >= BOUNDS[mode]
     assert converted.logit_scales[modality].dtype == torch.float32
+
+
+def test_fp16_runs_on_cpu_too() -> None:  # a GPU mode; on the CPU it works, slowly
+    model = tiny_model("image")
+    pixels, ids = tiny_inputs("image")
+    ref_tower, _ = embed(model, "image", pixels, ids)
+    prec.apply_precision(model, "fp16", CPU)
+    tower, _ = embed(model, "image", pixels, ids)
+    assert F.cosine_similarity(tower, ref_tower).mean() >= BOUNDS["fp16"]
 
 
 def test_bf16_casts_towers_but_not_logit_scales() -> None:

@@ -1,0 +1,29 @@
+"""benchmarks/encode.py runs end to end on the tiny presets and writes its report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "encode.py"
+
+
+def test_encode_benchmark_tiny_run(tmp_path: Path) -> None:
+    out = tmp_path / "encode.json"
+    subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--modalities", "image,text", "--runners",
+                    "official,fp32,int8", "--batches", "2", "--repeats", "1", "--out", str(out)],
+                   check=True, capture_output=True, text=True)
+    report = json.loads(out.read_text())
+    assert report["machine"]["cpu_capability"]
+    rows = {(r["modality"], r["runner"]): r for r in report["results"]}
+    assert set(rows) == {(m, r) for m in ("image", "text") for r in ("official", "fp32", "int8")}
+    assert not any("error" in r for r in rows.values())
+    assert rows[("image", "int8")]["cosine_vs_fp32"]["mean"] > 0.995
+    assert rows[("image", "fp32")]["e2e"]["samples_per_s"] > 0 and rows[("image", "fp32")]["peak_rss_mb"] > 0
+    assert set(report["ratios"]["image"]) >= {"fp32@b2", "int8@b2"}
+    assert set(report["preprocess"]) == {"image", "text"}
