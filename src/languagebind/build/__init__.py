@@ -1,1 +1,28 @@
-"""languagebind.build."""
+"""The VIDAL builder: raw short videos -> keyframes, depth, infrared, audio, multi-view text -> training shards.
+
+Entry points (imported lazily, so ``import languagebind.build`` stays light)::
+
+    from languagebind.build import build, load_config, make_tiny_models
+    make_tiny_models("tiny-models")
+    build(load_config("configs/build/tiny.yaml", {"models_dir": "tiny-models"}), "videos/", "out/")
+
+Layout: ``operators`` (the stage interface and the batch loop), ``stages_media``, ``depth``, ``thermal`` (+
+``munit``), ``captions``, ``polish``, ``pack`` (the stages), ``config``, ``inputs``, ``shards`` (output files,
+done markers, retry merge), ``runner`` + ``executors`` (local, Ray Data), ``builder`` (the run), ``tiny_models``.
+``synthetic`` is the separate VIDAL-mini generator. See docs/vidal-builder.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_LAZY = {"build": "languagebind.build.builder", "load_config": "languagebind.build.config",
+         "make_tiny_models": "languagebind.build.tiny_models"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'languagebind.build' has no attribute {name!r}")
