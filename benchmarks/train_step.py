@@ -9,7 +9,8 @@ times the trainer's own step (``languagebind.train.loop.optimization_step``) on 
 median of ``--steps`` after one warm-up step),
 for fp32 vs bf16 autocast, text-embedding cache on vs off, gradient checkpointing off vs on. The cache runs on a
 pool of captions already seen (steady state: every text is a hit); "off" runs the frozen text tower every step.
-Each configuration runs in its own process so its peak RSS is its own. Prints a table, writes ``--out`` (JSON).
+Each configuration runs in its own process so its peak RSS is its own; ``--rounds`` repeats the switches in turn
+(the median round is reported), which evens out other processes' load. Prints a table, writes ``--out`` (JSON).
 """
 
 from __future__ import annotations
@@ -116,6 +117,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=0, help="samples per step (default: tiny 64, vit_b16 8)")
     parser.add_argument("--steps", type=int, default=0,
                         help="timed steps per configuration, median reported (default: tiny 30, vit_b16 4)")
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="interleaved repetitions of every switch, median reported (default: tiny 5, vit_b16 1)")
     parser.add_argument("--tuning", default="lora", choices=("lora", "partial", "attention", "full"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "bench" / "train_step.json")
@@ -132,9 +135,15 @@ def main() -> None:
     rows = []
     for preset in args.presets.split(","):
         batch = args.batch or (64 if preset == "tiny" else 8)
-        for switch in SWITCHES:
-            rows.append(run_child(args, preset, switch, batch))
-            print(f"  {preset} {switch}: {rows[-1]['samples_per_s']:.2f} samples/s", file=sys.stderr)
+        rounds = args.rounds or (5 if preset == "tiny" else 1)
+        runs: dict[tuple, list[dict[str, Any]]] = {switch: [] for switch in SWITCHES}
+        for _ in range(rounds):  # interleaved, so that a busy moment of the machine hits every switch alike
+            for switch in SWITCHES:
+                runs[switch].append(run_child(args, preset, switch, batch))
+                print(f"  {preset} {switch}: {runs[switch][-1]['samples_per_s']:.2f} samples/s", file=sys.stderr)
+        for switch, results in runs.items():
+            median = sorted(results, key=lambda r: r["seconds_per_step"])[len(results) // 2]
+            rows.append({**median, "rounds": rounds, "peak_rss_mb": max(r["peak_rss_mb"] for r in results)})
     print(table(rows))
     report = {"hardware": hardware_summary() | {"platform": platform.platform(), "torch": torch.__version__,
                                                 "threads_per_run": args.threads},
