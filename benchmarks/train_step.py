@@ -141,7 +141,7 @@ def main() -> None:
             for switch in SWITCHES:
                 runs[switch].append(run_child(args, preset, switch, batch))
                 print(f"  {preset} {switch}: {runs[switch][-1]['samples_per_s']:.2f} samples/s", file=sys.stderr)
-        for switch, results in runs.items():
+        for results in runs.values():
             median = sorted(results, key=lambda r: r["seconds_per_step"])[len(results) // 2]
             rows.append({**median, "rounds": rounds, "peak_rss_mb": max(r["peak_rss_mb"] for r in results)})
     print(table(rows))
