@@ -163,7 +163,7 @@ class IndexedBatches(_Batches):
             try:
                 record = self.records[index]
                 return self._load(record, sample_rng(self.seed, epoch, position, attempt))
-            except Exception as err:  # any decoder failure is a bad sample (_reason)
+            except Exception as err:  # any decoder failure is a bad sample (skip_reason)
                 name = record.id if record is not None else f"{self.records.origin}#{index}"
                 skipped.append((name, skip_reason(err)))
             index = int(fallback.integers(len(self.records)))
@@ -210,7 +210,7 @@ class ShardBatches(_Batches):
                 try:
                     samples.append(self._load(shard_record(raw), sample_rng(self.seed, epoch, unit, consumed)))
                     bad_in_a_row = 0
-                except Exception as err:  # any decoder failure is a bad sample (_reason)
+                except Exception as err:  # any decoder failure is a bad sample (skip_reason)
                     skipped.append((raw.key, skip_reason(err)))
                     bad_in_a_row += 1
                     if bad_in_a_row >= self.max_bad_in_a_row:
