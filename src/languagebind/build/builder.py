@@ -34,8 +34,9 @@ class BuildResult:
 
 def build(config: BuildConfig, input_path: str | Path, out: str | Path, *, executor: str = "local",
           workers: int = 1, retry_failed: bool = False, dry_run: bool = False, progress: bool | None = None,
-          log: Any = sys.stderr) -> BuildResult:
-    """Build (or resume) the dataset of ``input_path`` into ``out``."""
+          log: Any = None) -> BuildResult:
+    """Build (or resume) the dataset of ``input_path`` into ``out``; messages go to ``log`` (default stderr)."""
+    log = log or sys.stderr
     out = Path(out)
     inputs = read_inputs(input_path)
     if not inputs.items:
