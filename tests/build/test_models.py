@@ -164,3 +164,8 @@ def test_polish_with_the_tiny_lm_and_with_rules(tiny_models: Path) -> None:
 def test_clean_answer() -> None:
     assert clean_answer('Sure! Caption: "In the video, a dog surfs."\n\nMore text') == "A dog surfs."
     assert clean_answer("   ") == ""
+
+
+def test_video_frames_need_a_video_processor(tiny_models: Path) -> None:
+    with pytest.raises(ConfigError, match="takes no videos"):
+        VideoCaption(model=str(tiny_models / "video-llava"), frames_as="video").ensure_setup()

@@ -131,6 +131,9 @@ class VideoCaption(_GeneratingStage):
 
     def setup(self) -> None:
         self._load()
+        if self.frames_as == "video" and getattr(self._processor, "video_processor", None) is None:
+            raise ConfigError(f"stage {self.name}: the processor of {self.model} takes no videos "
+                              "(use frames_as: images; video processors need torchvision)")
         if self.mode == "chat":
             self._template = prompts.load_template(self.prompt)
             tokenizer = getattr(self._processor, "tokenizer", None)
