@@ -3,17 +3,23 @@
 * ``fp32`` (default) is faithful to the official numerics.
 * ``bf16`` / ``fp16`` cast the towers' weights; fast only where the hardware computes them natively (CUDA, or
   CPUs with AVX-512 BF16 / AMX). On AVX2-only CPUs bf16 is several times SLOWER than fp32.
-* ``int8`` replaces the transformer Linear layers by dynamically quantised ones (int8 weights with per-channel
-  scales, activations quantised per call; CPU only). The projections, embeddings, norms and attention stay fp32.
+* ``int8`` replaces the modality towers' transformer Linear layers by dynamically quantised ones (int8 weights
+  with per-channel scales, activations quantised per call; CPU only). The projections, embeddings, norms and
+  attention stay fp32. The language tower is not quantised: pretrained text encoders have outlier activation
+  channels that per-tensor activation quantisation cannot represent (MiniLM: cosine 0.98 to fp32); it runs in
+  bf16 where the CPU has native bf16, else fp32.
 * ``auto`` picks, for the device it runs on, the fastest of the modes the hardware supports natively, by timing
-  one transformer block of the model in each (once per process and block shape); a mode replaces fp32 only when
-  it is clearly faster, so ``auto`` is never slower than fp32.
+  one transformer block of the model's widest tower in each (once per process and block shape); a mode replaces
+  fp32 only when it is clearly faster, so ``auto`` is never slower than fp32. Before choosing int8 it simulates the
+  quantised towers on a synthetic probe and keeps int8 only if their output stays within
+  ``INT8_MIN_PROBE_COSINE`` of fp32 (real checkpoints with outlier activations fall back to bf16 or fp32).
 
 The logit scales always stay float32; ``LanguageBind`` returns float32 embeddings in every mode.
 """
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import os
 import sys
@@ -25,14 +31,17 @@ import torch
 from torch import nn
 
 from languagebind.errors import InputError
-from languagebind.model.config import TransformerConfig
-from languagebind.model.lora import merge_lora
+from languagebind.model.config import TransformerConfig, VisionConfig
+from languagebind.model.lora import LoRALinear, merge_lora
 from languagebind.model.transformer import Block
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 FLOAT_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # Agreement order: a faster mode must beat the next more accurate one by this factor to be chosen.
 MIN_SPEEDUP = 1.10
+# auto keeps int8 only if the simulated int8 towers give at least this cosine to fp32 on a synthetic probe
+# (the agreement bound is 0.995 on real inputs; random ViT-L/14 towers give ~0.999, MiniLM-like outliers ~0.98).
+INT8_MIN_PROBE_COSINE = 0.998
 _AUTO_CACHE: dict[tuple, str] = {}
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc mallopt parameters
 _allocator_tuned = False
@@ -79,7 +88,8 @@ def native_precisions(device: torch.device) -> list[str]:
 def apply_precision(model: nn.Module, precision: str, device: torch.device) -> str:
     """Move ``model`` to ``device`` in ``precision`` (in place); returns the concrete mode used.
 
-    Every child module except ``logit_scales`` is converted, so the scales stay float32.
+    ``model`` is a ``LanguageBindModel`` (int8 then quantises its ``towers`` only) or any module. Every child
+    except ``logit_scales`` is converted, so the scales stay float32.
     """
     if precision not in PRECISIONS:
         raise InputError(precision, f"unknown precision; use one of {', '.join(PRECISIONS)}")
@@ -89,15 +99,24 @@ def apply_precision(model: nn.Module, precision: str, device: torch.device) -> s
     if device.type == "cpu":
         tune_cpu_allocator()
     if precision == "auto":
-        precision = choose_precision(probe_config(model), device)
-    towers = [module for name, module in model.named_children() if name != "logit_scales"]
-    if precision in ("bf16", "fp16"):
-        for module in towers:
-            module.to(FLOAT_DTYPES[precision])
-    elif precision == "int8":
-        for module in towers:
-            quantize_int8(module)
+        precision = auto_precision(model, device)
+    convert(model, precision)
     return precision
+
+
+def convert(model: nn.Module, mode: str) -> None:
+    """Convert ``model`` in place to a concrete ``mode`` (see the module docstring)."""
+    parts = [module for name, module in model.named_children() if name != "logit_scales"]
+    towers = getattr(model, "towers", None)
+    if mode in ("bf16", "fp16"):
+        for module in parts:
+            module.to(FLOAT_DTYPES[mode])
+    elif mode == "int8":
+        for module in [towers] if towers is not None else parts:
+            quantize_int8(module)
+        for module in parts if towers is not None and cpu_has_native_bf16() else []:
+            if module is not towers:
+                module.to(torch.bfloat16)  # the language tower(s)
 
 
 def tune_cpu_allocator() -> bool:
@@ -129,20 +148,65 @@ def quantize_int8(module: nn.Module) -> int:
     Output projections (``*projection``) stay float. The quantised layers still report float ``weight`` /
     ``bias`` in ``state_dict()`` (dequantised), so fingerprints and exports keep working. Returns the count.
     """
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+    from torch.ao.quantization import quantize_dynamic
 
     merge_lora(module)
-    names = {name for name, child in module.named_modules()
-             if type(child) is nn.Linear and not name.endswith("projection")}
+    names = int8_targets(module)
     if not names:
         return 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated in favour of torchao (not installed)
-        # per output channel weight scales (robust to outlier rows, same speed); activations per tensor, per call
-        quantize_dynamic(module, qconfig_spec=dict.fromkeys(names, per_channel_dynamic_qconfig), inplace=True)
+        quantize_dynamic(module, qconfig_spec=dict.fromkeys(names, _qconfig()), inplace=True)
     for name in names:
         module.get_submodule(name).register_state_dict_post_hook(_dequantized_state)
     return len(names)
+
+
+def int8_targets(module: nn.Module) -> list[str]:
+    """Names of the Linear layers int8 quantises: all but the output projections."""
+    return [name for name, child in module.named_modules()
+            if type(child) in (nn.Linear, LoRALinear) and not name.endswith("projection")]
+
+
+def _qconfig() -> object:
+    """Per output channel weight scales (robust to outlier rows, same speed); activations per tensor, per call."""
+    from torch.ao.quantization import per_channel_dynamic_qconfig
+
+    return per_channel_dynamic_qconfig
+
+
+def int8_probe_cosine(tower: nn.Module, seed: int = 0) -> float:
+    """Mean cosine between a modality tower's fp32 output and its simulated int8 output on a synthetic probe.
+
+    The simulation runs the fp32 tower with every target Linear's output replaced by its dynamically quantised
+    counterpart's (one layer quantised at a time, so no second copy of the weights is held).
+    """
+    pixels = probe_pixels(tower.config, torch.Generator().manual_seed(seed)).to(input_dtype(tower))
+    with torch.inference_mode():
+        reference = tower(pixels).float()
+        hooks = [tower.get_submodule(name).register_forward_hook(_int8_output) for name in int8_targets(tower)]
+        try:
+            simulated = tower(pixels).float()
+        finally:
+            for hook in hooks:
+                hook.remove()
+    return float(torch.nn.functional.cosine_similarity(simulated, reference).mean())
+
+
+def probe_pixels(cfg: VisionConfig, generator: torch.Generator, batch: int = 2) -> torch.Tensor:
+    """Normalised-pixel noise in a tower's input geometry (video: 2 frames, or all when frames are tubed)."""
+    frames = (cfg.num_frames if cfg.tube_size > 1 else min(cfg.num_frames, 2),) if cfg.modality == "video" else ()
+    return torch.randn(batch, cfg.num_channels, *frames, *cfg.image_size, generator=generator)
+
+
+def _int8_output(module: nn.Module, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> torch.Tensor:
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+    linear = copy.copy(module.merged() if isinstance(module, LoRALinear) else module)
+    linear.qconfig = _qconfig()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return DynamicLinear.from_float(linear)(inputs[0])
 
 
 def _dequantized_state(module: nn.Module, state: dict, prefix: str, _meta: object) -> None:
@@ -170,9 +234,10 @@ def float32_features(features: torch.Tensor, normalize: bool) -> torch.Tensor:
 
 # -- auto ------------------------------------------------------------------------------------------------
 def probe_config(model: nn.Module) -> tuple[TransformerConfig, int]:
-    """The widest transformer in ``model`` and its token count: what ``auto`` times."""
+    """The widest modality tower's transformer (else the widest in ``model``) and its token count: what ``auto``
+    times."""
     best: tuple[TransformerConfig, int] | None = None
-    for child in model.modules():
+    for child in getattr(model, "towers", model).modules():
         cfg = getattr(child, "config", None)
         transformer = getattr(cfg, "transformer", None)
         if not isinstance(transformer, TransformerConfig):
@@ -180,21 +245,26 @@ def probe_config(model: nn.Module) -> tuple[TransformerConfig, int]:
         tokens = getattr(cfg, "num_positions", None) or getattr(cfg, "context_length", 77)
         if best is None or transformer.width * transformer.layers > best[0].width * best[0].layers:
             best = (transformer, int(tokens))
-    if best is None:  # e.g. a Hugging Face text tower only: a CLIP-B-sized block stands in
+    if best is None:  # no transformer config found: a CLIP-B-sized block stands in
         best = (TransformerConfig(width=768, layers=12, heads=12, mlp_dim=3072), 77)
     return best
 
 
-def choose_precision(probe: tuple[TransformerConfig, int], device: torch.device) -> str:
-    """The fastest native mode for a block of this shape (cached per process); fp32 unless one is clearly faster."""
+def auto_precision(model: nn.Module, device: torch.device) -> str:
+    """The fastest native mode for ``model`` (timed on a block of its shape); int8 only if it stays faithful."""
     candidates = native_precisions(device)
     if device.type == "cuda":  # GPUs compute half precision natively: no need to time
         return candidates[-1]
+    probe = probe_config(model)
     key = (device.type, probe, torch.get_num_threads(), tuple(candidates))
     if key not in _AUTO_CACHE:
-        timings = {mode: time_block(probe, mode) for mode in candidates}
-        _AUTO_CACHE[key] = pick_fastest(timings, candidates)
-    return _AUTO_CACHE[key]
+        _AUTO_CACHE[key] = {mode: time_block(probe, mode) for mode in candidates}
+    timings = _AUTO_CACHE[key]
+    chosen = pick_fastest(timings, candidates)
+    towers = getattr(model, "towers", {})
+    if chosen == "int8" and any(int8_probe_cosine(t) < INT8_MIN_PROBE_COSINE for t in towers.values()):
+        chosen = pick_fastest(timings, [mode for mode in candidates if mode != "int8"])
+    return chosen
 
 
 def pick_fastest(timings: dict[str, float], order: list[str]) -> str:
