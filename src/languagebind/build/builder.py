@@ -7,6 +7,7 @@ and the input list it was built from (``build.json``) and refuses to mix in a di
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -80,8 +81,6 @@ def check_or_record(out: Path, config: BuildConfig, inputs: InputList, write: bo
               "shard_size": config.shard_size, "stages": config.describe()["stages"]}
     path = out / "build.json"
     if path.is_file():
-        import json
-
         previous = json.loads(path.read_text())
         for key, what in (("inputs", "input list"), ("config", "config (stages, options or shard size)")):
             if previous.get(key) != record[key]:
