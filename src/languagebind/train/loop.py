@@ -99,8 +99,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: str | None = None, *, m
                            cfg.text_cache_size, cfg.text_cache, text_cache)
     tokenize = make_tokenizer(lb)
     batches = training_batches(cfg, lb, tokenize, info, start)
-    ddp = DistributedDataParallel(tower, device_ids=[info.device] if info.device.type == "cuda" else None,
-                                  broadcast_buffers=False) if info.initialized else tower
+    ddp = DistributedDataParallel(tower, device_ids=[info.device] if info.device.type == "cuda" else None) \
+        if info.initialized else tower
     autocast = torch.autocast(info.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     result = TrainResult(lb, checkpoint=start.path, steps=start.step)
     stream_states = dict(start.stream_states)
