@@ -73,3 +73,14 @@ def test_gradient_checkpointing_is_exact_and_bf16_trains(tmp_path: Path) -> None
     assert all(torch.isfinite(torch.tensor(losses))) and sum(losses[-3:]) < sum(losses[:3])
     weights = final_weights(tmp_path / "bf16")
     assert all(w.dtype == torch.float32 for w in weights.values())  # master weights stay fp32
+
+
+def test_another_modality_starts_from_a_released_lora_checkpoint_with_its_adapters_folded_in(tmp_path: Path) -> None:
+    save_tiny_official(tmp_path / "depth", "depth", lora_r=2)
+    depth = LanguageBind.from_pretrained(tmp_path / "depth")
+    pixels = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    lb = build_model(tiny_config(modality="thermal", init=str(tmp_path / "depth"), tuning="partial", train_data="x"))
+    assert lb.modalities == ["thermal"]
+    assert (lb.eval().encode("thermal", pixels) - depth.encode("depth", pixels)).abs().max() < 1e-5
+    with pytest.raises(Exception, match="CLIP"):
+        build_model(tiny_config(modality="audio", init=str(tmp_path / "depth"), train_data="x"))

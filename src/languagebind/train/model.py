@@ -14,7 +14,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +24,7 @@ from torch import nn
 
 from languagebind.api import LanguageBind
 from languagebind.errors import ConfigError
+from languagebind.model.checkpoint import read_config
 from languagebind.model.config import CheckpointConfig, LoraConfig, TextConfig
 from languagebind.model.core import LanguageBindModel
 from languagebind.model.init import config_from_clip, init_from_clip
@@ -54,10 +57,12 @@ def build_model(cfg: TrainConfig) -> LanguageBind:
     directory = Path(cfg.init)
     if not (directory / "config.json").is_file():
         raise ConfigError(f"init {directory}: not a checkpoint directory (no config.json)")
-    source = json.loads((directory / "config.json").read_text())
-    same_modality = source.get("model_type") != "clip" and not cfg.vision and _modality_of(directory) == m
-    if same_modality:
-        lb = LanguageBind.from_pretrained({m: directory}, device="cpu", precision="fp32")
+    if json.loads((directory / "config.json").read_text()).get("model_type") == "clip":
+        return _from_clip(cfg, directory, directory, hf_clip=True)
+    source = read_config(directory)
+    if source.modality == m:
+        lb = LanguageBind.from_pretrained({m: directory}, device="cpu", precision="fp32",
+                                          geometry={m: vision_geometry(cfg.vision)} if cfg.vision else None)
         tower = lb.model.towers[m]
         merge_lora(tower.encoder)
         lora = lora_config(cfg, tower.config.temporal)
@@ -66,11 +71,48 @@ def build_model(cfg: TrainConfig) -> LanguageBind:
         _set_config(lb.model, m, _with_lora(lb.model.configs[m], lora))
         tower.config = lb.model.configs[m].vision
         return lb
-    config = config_from_clip(directory, m, **cfg.vision)
+    still = ("image", "depth", "thermal")
+    if m not in still or source.modality not in still:
+        raise ConfigError(f"init {directory}: a {source.modality} checkpoint can start an image, depth or thermal "
+                          f"tower; start a {m} tower from a CLIP (HF CLIPModel) directory instead")
+    if source.vision.lora is None:
+        return _from_clip(cfg, directory, directory)
+    with tempfile.TemporaryDirectory(prefix="languagebind-init-") as scratch:  # fold its LoRA in first
+        merged = LanguageBind.from_pretrained(directory, device="cpu", precision="fp32")
+        merged_for_export(merged, source.modality)
+        merged.save_pretrained(scratch, source.modality, format="official")
+        return _from_clip(cfg, Path(scratch), directory)
+
+
+def _from_clip(cfg: TrainConfig, weights: Path, origin: Path, hf_clip: bool = False) -> LanguageBind:
+    """A tower started the official way from the CLIP-like checkpoint ``weights`` (``origin``: for tokenizer files).
+
+    ``vision`` fields shape a tower made from an HF CLIPModel; a LanguageBind source keeps its geometry unless
+    they change it."""
+    m = cfg.modality
+    if hf_clip:
+        config = config_from_clip(weights, m, **cfg.vision)
+    else:
+        config = config_from_clip(weights, m)
+        if cfg.vision:
+            config = config.with_geometry(**vision_geometry(cfg.vision))
     config = _with_lora(config, lora_config(cfg, config.vision.temporal))
     model = LanguageBindModel({m: config})
-    init_from_clip(model, m, directory)
-    return LanguageBind(model, CLIPTokenizer.from_dir(directory), {m: directory}, "cpu", "fp32")
+    init_from_clip(model, m, weights)
+    return LanguageBind(model, CLIPTokenizer.from_dir(origin), {m: origin}, "cpu", "fp32")
+
+
+def vision_geometry(fields: dict[str, Any]) -> dict[str, Any]:
+    """Official ``vision_config`` fields -> ``VisionConfig`` changes (for a LanguageBind checkpoint)."""
+    names = {"num_frames": "num_frames", "max_depth": "max_depth", "image_size": "image_size",
+             "audio_sample_rate": "sample_rate", "audio_mean": "audio_mean", "audio_std": "audio_std"}
+    unknown = set(fields) - set(names) - {"num_mel_bins", "target_length"}
+    if unknown:
+        raise ConfigError(f"vision fields {sorted(unknown)} cannot change a LanguageBind checkpoint's tower")
+    out = {names[k]: v for k, v in fields.items() if k in names}
+    if "num_mel_bins" in fields or "target_length" in fields:
+        out["image_size"] = (int(fields["num_mel_bins"]), int(fields["target_length"]))
+    return out
 
 
 def random_config(preset: str, modality: str) -> CheckpointConfig:
@@ -84,12 +126,6 @@ def random_config(preset: str, modality: str) -> CheckpointConfig:
                        image_size=(112, 1036 if preset == "vit_l14" else 1024) if modality == "audio" else 224,
                        num_frames=8, text=TextConfig(transformer=CLIP_L14_TEXT, projection_dim=768))
     return dataclasses.replace(base, logit_scale_init=2.6592)
-
-
-def _modality_of(directory: Path) -> str | None:
-    from languagebind.model.checkpoint import read_config
-
-    return read_config(directory).modality
 
 
 def _with_lora(config: CheckpointConfig, lora: LoraConfig | None) -> CheckpointConfig:
