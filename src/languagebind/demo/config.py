@@ -47,6 +47,8 @@ class TowerPreset:
     # text views trained on, by weight: VIDAL views of the manifest, and "captions" = the item's caption of
     # this modality (naming only what it perceives)
     texts: dict[str, float] = field(default_factory=lambda: {"captions": 1.0})
+    coarse_captions: bool = True  # also train on coarser true captions ("a photo of a star", "... of a red star")
+    flip: bool = False  # random horizontal flips (never for video: "left" would become "right")
 
     def __post_init__(self) -> None:
         size = self.image_size

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from languagebind.build.synthetic.captions import caption, perceived
 from languagebind.data.text import TextViews
 from languagebind.errors import InputError
 from languagebind.processing import ProcessorConfig, build_processor
@@ -49,11 +50,22 @@ class Split:
             value = value[len(value) // 2]
         return self.root / value
 
-    def views(self, index: int, modality: str) -> TextViews:
-        """The item's VIDAL text views plus its ``modality`` caption (naming what that modality perceives) as
-        the ``captions`` view."""
+    def views(self, index: int, modality: str, coarse: bool = False) -> TextViews:
+        """The item's VIDAL text views plus, as the ``captions`` view, its caption of ``modality`` (naming what
+        that modality perceives) and, with ``coarse``, the coarser true captions of :func:`coarse_captions`."""
         views = TextViews.from_ours(self.texts[index])
-        return dataclasses.replace(views, captions=(self.metas[index]["captions"][modality],))
+        meta = self.metas[index]
+        captions = (caption(modality, meta), *(coarse_captions(modality, meta) if coarse else ()))
+        return dataclasses.replace(views, captions=captions)
+
+
+def coarse_captions(modality: str, meta: dict[str, Any]) -> list[str]:
+    """Captions naming less than everything ``modality`` perceives of an item: its category alone, and its
+    category with each one other attribute ("a photo of a star", "a photo of two stars", ...); all true."""
+    seen = perceived(modality, meta)
+    category = {"category": seen["category"]}
+    return [caption(modality, category)] + [caption(modality, {**category, a: v}) for a, v in seen.items()
+                                           if a != "category"]
 
 
 def read_split(manifest: str | Path, name: str) -> Split:

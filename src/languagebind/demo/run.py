@@ -87,7 +87,7 @@ def train_towers(out_dir: Path, config: DemoConfig, splits: Mapping[str, Split],
         started = time.perf_counter()
         pixels = split_tensors(train, m, processor_config(holder.model.configs[m].vision), out_dir / "cache")
         decode_seconds += time.perf_counter() - started
-        views = [train.views(i, m) for i in range(len(train))]
+        views = [train.views(i, m, preset.coarse_captions) for i in range(len(train))]
         sampler = TextSampler.from_spec(dict(preset.texts))
         new = bank.add(choice.text for v in views for choice, _ in sampler.options(v))
         bank.save()

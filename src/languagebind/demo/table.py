@@ -16,8 +16,8 @@ def format_table(metrics: Mapping[str, Any]) -> str:
     """A plain-text table of every number in ``metrics`` (``score (chance)``), then the targets it meets."""
     zero, retrieval, comp = metrics["zero_shot"], metrics["retrieval"], metrics["compositional"]
     modalities = list(zero)
-    head = (f"{'modality':<9} {'zero-shot top-1':>16} {'text->item R@1':>15} {'R@5':>15} {'R@10':>15} "
-            f"{'attribute P@1':>15} {'compositional':>15}")
+    names = ("zero-shot top-1", "text->item R@1", "R@5", "R@10", "attribute P@1", "compositional")
+    head = f"{'modality':<9} " + " ".join(f"{name:>15}" for name in names)
     lines = ["score (chance) on held-out splits; n items per modality: "
              + ", ".join(f"{m} {zero[m]['n']}" for m in modalities), head, "-" * len(head)]
     for m in modalities:
@@ -27,7 +27,7 @@ def format_table(metrics: Mapping[str, Any]) -> str:
         cells += [_pair(r[f"R@{k}"], r[f"chance_R@{k}"]) if r else "-" for k in (1, 5, 10)]
         cells.append(_pair(r["attribute_precision@1"], r["chance"]) if r else "-")
         cells.append(_pair(c["top1"], c["chance"]) if c else "-")
-        lines.append(f"{m:<9} " + " ".join(f"{cell:>15}" for cell in cells).replace("  ", " ", 1))
+        lines.append(f"{m:<9} " + " ".join(f"{cell:>15}" for cell in cells))
     if metrics["emergent"]:
         lines += ["", "EMERGENT item->item retrieval between towers never paired in training (each saw only text)",
                   f"{'query->gallery':<18} {'category P@1':>15} {'shared attributes':<24} {'their P@1':>15}",

@@ -78,7 +78,7 @@ def train_tower(modality: str, preset: TowerPreset, config: DemoConfig, text_tow
     shutil.rmtree(run_dir, ignore_errors=True)
     cfg = TrainConfig(
         modality=modality, train_data=MemoryRecords(modality, pixels, list(views), ids, origin=f"demo-{modality}"),
-        tuning="full", augment=False,  # a flip would turn "left" into "right"
+        tuning="full", augment=preset.flip and modality != "video", flip=0.5,  # a flip turns "left" into "right"
         text_weights=dict(preset.texts), batch_size=preset.batch_size, max_steps=preset.steps, lr=preset.lr,
         weight_decay=preset.weight_decay, warmup_steps=preset.warmup, init_temp=preset.temperature,
         save_every=preset.steps, keep_checkpoints=1, log_every=1, progress=progress, seed=config.seed,
