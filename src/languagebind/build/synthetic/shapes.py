@@ -55,13 +55,13 @@ SHAPES: dict[str, Callable[[Field, Field], Field]] = {
     "triangle": lambda u, v: _polygon(u, v, 3, 0.58, np.pi / 2),
     "cross": lambda u, v: np.minimum(_box(u, v, 0.95, 0.3), _box(u, v, 0.3, 0.95)),
     "heart": _heart,
-    "diamond": lambda u, v: (np.abs(u) * 0.8 + np.abs(v) - 1.0) / np.hypot(0.8, 1.0),
+    "diamond": lambda u, v: (np.abs(u) * 1.6 + np.abs(v) - 1.0) / np.hypot(1.6, 1.0),  # tall: not a square
     "moon": _moon,
-    "hexagon": lambda u, v: _polygon(u, v, 6, 0.88, 0.0),
+    "bar": lambda u, v: _box(u, v, 0.95, 0.34),
 }
 # Deepest inside distance of each shape (radius units), to normalise the inside distance to [0, 1].
 INNER_DEPTH = {"ball": 1.0, "cube": 0.82, "star": 0.27, "ring": 0.3, "triangle": 0.58, "cross": 0.3,
-               "heart": 0.5, "diamond": 0.78, "moon": 0.38, "hexagon": 0.88}
+               "heart": 0.5, "diamond": 0.53, "moon": 0.38, "bar": 0.34}
 
 
 def signed_distance(category: str, u: Field, v: Field) -> Field:
@@ -91,9 +91,9 @@ def relief(kind: str, inside: Field) -> Field:
 
 
 def texture(kind: str, u: Field, v: Field, inside: Field) -> Field:
-    """Brightness factor of the paint in [0.6, 1] (never strong enough to change the colour's name)."""
+    """Brightness factor of the paint in [0.5, 1] (never strong enough to change the colour's name)."""
     if kind == "shaded":
-        return 0.62 + 0.38 * np.clip(np.sqrt(np.clip(inside, 0, 1)) - 0.25 * (u + v), 0, 1)
+        return 0.5 + 0.5 * np.clip(np.sqrt(np.clip(inside, 0, 1)) - 0.25 * (u + v), 0, 1)
     if kind == "bevel":
         return np.where(inside < 0.25, 0.7, 1.0)
     if kind == "stripes":

@@ -73,7 +73,7 @@ CATEGORIES: tuple[Category, ...] = (
              Sound(2400.0, ((1.0, 1.0), (1.41, 0.6), (1.73, 0.4)), 0.05, noise=0.3)),
     Category("moon", "moons", "flat", "dome", 4400.0, 37.0, "rim", "humming",
              Sound(330.0, ((1.0, 1.0), (2.0, 0.2)), 0.5)),
-    Category("hexagon", "hexagons", "bevel", "block", 4800.0, 52.0, "core", "clicking",
+    Category("bar", "bars", "bevel", "block", 4800.0, 52.0, "core", "clicking",
              Sound(660.0, tuple((float(k), 1.0 / k) for k in (1, 3, 5, 7)), 0.03)),
 )
 CATEGORY_BY_NAME: dict[str, Category] = {c.name: c for c in CATEGORIES}
