@@ -251,6 +251,12 @@ def test_bad_configs_are_refused() -> None:
     assert SyntheticConfig.from_dict(CONFIG.to_dict()) == CONFIG
 
 
+def test_a_file_as_dataset_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(InputError, match="taken"):
+        generate(tmp_path / "taken", SyntheticConfig.tiny(), workers=0)
+
+
 def test_mpeg4_codec_also_decodes(tmp_path: Path) -> None:
     config = SyntheticConfig.tiny(n_train=2, n_val=0, n_test=0, n_compositional=0, video_codec="mpeg4")
     data = generate(tmp_path, config, workers=0)

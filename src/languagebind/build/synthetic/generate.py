@@ -23,6 +23,7 @@ from languagebind.build.synthetic.encode import check_codec
 from languagebind.build.synthetic.sound import SAMPLE_RATE
 from languagebind.build.synthetic.vocab import PERCEIVES
 from languagebind.build.synthetic.writer import OFFICIAL_FOLDER, OFFICIAL_ROOT, SHARD_DIR, shard_name, write_shard
+from languagebind.errors import InputError
 from languagebind.utils.io import write_json_atomic, write_text_atomic
 
 DATASET_FILE = "dataset.json"
@@ -79,6 +80,8 @@ def generate(out_dir: str | Path, config: SyntheticConfig | None = None, *, fres
     config = config or SyntheticConfig()
     check_codec(config.video_codec)
     root = Path(out_dir)
+    if root.exists() and not root.is_dir():
+        raise InputError(root, "the dataset directory is a file")
     root.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     todo = [s for s, n in config.split_sizes().items() if fresh or not _reusable(root / s, config, s)]
