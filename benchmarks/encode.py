@@ -33,7 +33,7 @@ SHARED = Path(os.environ.get("LANGUAGEBIND_SHARED", REPO.parent / "shared"))
 RELEASED = {"image": "LanguageBind_Image", "audio": "LanguageBind_Audio_FT", "video": "LanguageBind_Video_FT",
             "depth": "LanguageBind_Depth", "thermal": "LanguageBind_Thermal", "text": "LanguageBind_Image"}
 MODALITIES = ("image", "audio", "video", "text", "depth", "thermal")
-RUNNERS = ("official", "fp32", "bf16", "int8", "auto")
+RUNNERS = ("official", "auto", "fp32", "bf16", "int8")  # fp32 runs first (agreement reference)
 CAPTIONS = ("a dog running on the beach", "a man playing an acoustic guitar on a small stage at night",
             "traffic noise in a busy street", "a red car", "two children building a sandcastle near the sea",
             "an infrared photo of a person walking", "the depth map of a living room with a sofa and a table",
