@@ -33,6 +33,7 @@ class TowerPreset:
     image_size: tuple[int, int] = (32, 32)
     patch_size: int = 8
     num_frames: int = 1
+    tube_size: int = 0  # video: 0 = per-frame patches; k = 3-D patches over k frames (one CLS per group)
     width: int = 128
     layers: int = 2
     heads: int = 4
@@ -42,7 +43,10 @@ class TowerPreset:
     lr: float = 1e-3
     weight_decay: float = 0.05
     warmup: int = 30
-    temperature: float = 0.02  # initial (learned) temperature
+    # A fixed, fairly warm temperature makes each tower align with its captions in absolute terms (not only
+    # rank them), which is what lets towers that never met retrieve each other; a learned one drifts to ~0.014.
+    temperature: float = 1 / 15
+    learn_temperature: bool = False
     precision: str = "fp32"  # or "bf16" (autocast)
     # text views trained on, by weight: VIDAL views of the manifest, and "captions" = the item's caption of
     # this modality (naming only what it perceives)

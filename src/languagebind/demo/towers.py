@@ -32,7 +32,8 @@ def tower_config(modality: str, preset: TowerPreset, config: DemoConfig) -> Chec
                                mlp_dim=preset.width * preset.mlp_ratio, act="gelu")
     text = hf_text_config(config.text_model, config.text_width)
     return tiny_config(modality, projection_dim=config.text_width, image_size=preset.image_size,
-                       patch_size=preset.patch_size, num_frames=preset.num_frames, vision=vision, text=text)
+                       patch_size=preset.patch_size, num_frames=preset.num_frames, tube_size=preset.tube_size,
+                       vision=vision, text=text)
 
 
 def fingerprint(modality: str, preset: TowerPreset, config: DemoConfig, data_key: str) -> dict[str, Any]:
@@ -81,6 +82,7 @@ def train_tower(modality: str, preset: TowerPreset, config: DemoConfig, text_tow
         tuning="full", augment=preset.flip and modality != "video", flip=0.5,  # a flip turns "left" into "right"
         text_weights=dict(preset.texts), batch_size=preset.batch_size, max_steps=preset.steps, lr=preset.lr,
         weight_decay=preset.weight_decay, warmup_steps=preset.warmup, init_temp=preset.temperature,
+        learn_temp=preset.learn_temperature,
         save_every=preset.steps, keep_checkpoints=1, log_every=1, progress=progress, seed=config.seed,
         device="cpu", precision=preset.precision)
     started = time.perf_counter()
