@@ -36,3 +36,20 @@ def released_dir() -> Path:
     if not RELEASED.is_dir():
         pytest.skip(f"released configs not found at {RELEASED}")
     return RELEASED
+
+
+@pytest.fixture(scope="session")
+def hf_clip(tmp_path_factory) -> tuple[Path, object]:
+    """A tiny random HF ``CLIPModel`` saved with ``save_pretrained`` (the official recipe's starting point)."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.CLIPConfig(
+        text_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+                     "hidden_act": "gelu"},
+        vision_config={"hidden_size": 48, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
+                       "image_size": 32, "patch_size": 8, "hidden_act": "gelu"},
+        projection_dim=16)
+    torch.manual_seed(0)
+    model = transformers.CLIPModel(config).eval()
+    directory = tmp_path_factory.mktemp("clip")
+    model.save_pretrained(directory)
+    return directory, model

@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from languagebind.model.core import LanguageBindModel
 from languagebind.model.init import config_from_clip, init_from_clip
-
-transformers = pytest.importorskip("transformers")
-
-
-@pytest.fixture(scope="module")
-def clip_dir(tmp_path_factory):
-    config = transformers.CLIPConfig(
-        text_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-                     "hidden_act": "gelu"},
-        vision_config={"hidden_size": 48, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
-                       "image_size": 32, "patch_size": 8, "hidden_act": "gelu"},
-        projection_dim=16)
-    torch.manual_seed(0)
-    model = transformers.CLIPModel(config).eval()
-    directory = tmp_path_factory.mktemp("clip")
-    model.save_pretrained(directory)
-    return directory, model
 
 
 def build(clip, modality, **fields):
@@ -33,8 +15,8 @@ def build(clip, modality, **fields):
     return model
 
 
-def test_image_tower_equals_hf_clip(clip_dir):
-    directory, hf = clip_dir
+def test_image_tower_equals_hf_clip(hf_clip):
+    directory, hf = hf_clip
     model = build(directory, "image")
     pixels = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     ids = torch.tensor([[49406, 320, 1125, 49407, 49407], [49406, 2368, 49407, 49407, 49407]])
@@ -49,8 +31,8 @@ def test_image_tower_equals_hf_clip(clip_dir):
     assert torch.allclose(ours_text, theirs_text, atol=1e-5)
 
 
-def test_video_temporal_layers_start_as_copies(clip_dir):
-    directory, _ = clip_dir
+def test_video_temporal_layers_start_as_copies(hf_clip):
+    directory, _ = hf_clip
     model = build(directory, "video", num_frames=4)
     layer = model.towers["video"].encoder.layers[1]
     assert torch.equal(layer.temporal.attn.q_proj.weight, layer.self_attn.q_proj.weight)
@@ -58,8 +40,8 @@ def test_video_temporal_layers_start_as_copies(clip_dir):
     assert layer.temporal.embedding.abs().sum() > 0
 
 
-def test_audio_grid_and_tube_patches(clip_dir):
-    directory, hf = clip_dir
+def test_audio_grid_and_tube_patches(hf_clip):
+    directory, hf = hf_clip
     audio = build(directory, "audio", num_mel_bins=16, target_length=96)
     assert audio.towers["audio"].embeddings.position_embedding.shape == (1 + 2 * 12, 48)
     video = build(directory, "video", num_frames=4, clip_type="vl_new", tube_size=1)

@@ -14,23 +14,6 @@ from languagebind.train.model import build_model
 from tests.model.helpers import save_tiny_official
 from tests.train.helpers import colour_data, final_weights, max_difference, tiny_config
 
-transformers = pytest.importorskip("transformers")
-
-
-@pytest.fixture(scope="module")
-def hf_clip(tmp_path_factory) -> tuple[Path, object]:
-    config = transformers.CLIPConfig(
-        text_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-                     "hidden_act": "gelu"},
-        vision_config={"hidden_size": 48, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
-                       "image_size": 32, "patch_size": 8, "hidden_act": "gelu"},
-        projection_dim=16)
-    torch.manual_seed(0)
-    model = transformers.CLIPModel(config).eval()
-    directory = tmp_path_factory.mktemp("clip")
-    model.save_pretrained(directory)
-    return directory, model
-
 
 def test_train_from_hf_clip_keeps_its_text_tower(tmp_path: Path, hf_clip) -> None:
     directory, hf = hf_clip
