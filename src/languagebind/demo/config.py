@@ -53,6 +53,7 @@ class TowerPreset:
     texts: dict[str, float] = field(default_factory=lambda: {"captions": 1.0})
     coarse_captions: bool = True  # also train on coarser true captions ("a photo of a star", "... of a red star")
     flip: bool = False  # random horizontal flips (never for video: "left" would become "right")
+    shift: int = 0  # random translations of up to this many pixels (not for audio)
 
     def __post_init__(self) -> None:
         size = self.image_size

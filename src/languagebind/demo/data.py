@@ -116,3 +116,28 @@ def split_tensors(split: Split, modality: str, config: ProcessorConfig, cache_di
     array = decode_split(split, modality, config, workers)
     save_npy_atomic(path, array)
     return torch.from_numpy(array)
+
+
+class ShiftedItems:
+    """Training items that come back shifted by a random offset of up to ``shift`` pixels each time they are read
+    (edges replicated; every frame of a video by the same offset), to keep a tiny tower from memorising them.
+
+    Indexable like the tensor it wraps, as ``MemoryRecords`` expects; the offsets come from a seeded generator,
+    so a run is repeatable.
+    """
+
+    def __init__(self, pixels: torch.Tensor, shift: int, seed: int = 0) -> None:
+        self.pixels, self.shift = pixels, shift
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        item = self.pixels[index].float()
+        s = self.shift
+        dx, dy = (torch.randint(-s, s + 1, (2,), generator=self.generator) + s).tolist()
+        h, w = item.shape[-2:]
+        flat = item.reshape(-1, 1, h, w)
+        padded = torch.nn.functional.pad(flat, (s, s, s, s), mode="replicate")
+        return padded[:, 0, dy:dy + h, dx:dx + w].reshape(item.shape)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -130,10 +131,10 @@ def run_demo(out_dir: str | Path, config: DemoConfig, *, fresh: bool = False,
     from languagebind.build.synthetic.vocab import CATEGORIES
 
     out_dir = Path(out_dir)
-    show = bool(progress) if progress is not None else None
+    show = progress if progress is not None else sys.stderr.isatty()
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    splits = generate_data(out_dir, config, bool(show), log)
+    splits = generate_data(out_dir, config, show, log)
     seconds["data"] = time.perf_counter() - started
 
     started = time.perf_counter()

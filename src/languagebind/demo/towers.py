@@ -17,6 +17,7 @@ import torch
 from languagebind.api import LanguageBind
 from languagebind.data import MemoryRecords, TextViews
 from languagebind.demo.config import DemoConfig, TowerPreset
+from languagebind.demo.data import ShiftedItems
 from languagebind.model.config import CheckpointConfig, TransformerConfig
 from languagebind.model.core import LanguageBindModel, init_weights
 from languagebind.model.presets import hf_text_config, tiny_config
@@ -75,10 +76,11 @@ def train_tower(modality: str, preset: TowerPreset, config: DemoConfig, text_tow
     model = LanguageBindModel({modality: checkpoint}, text=text_tower)
     init_weights(model.towers, torch.Generator().manual_seed(config.seed))
     lb = LanguageBind(model, getattr(text_tower, "tokenizer", None), {modality: None})
+    items = ShiftedItems(pixels, preset.shift, config.seed) if preset.shift and modality != "audio" else pixels
     run_dir = out_dir.parent / f".{out_dir.name}-run"
     shutil.rmtree(run_dir, ignore_errors=True)
     cfg = TrainConfig(
-        modality=modality, train_data=MemoryRecords(modality, pixels, list(views), ids, origin=f"demo-{modality}"),
+        modality=modality, train_data=MemoryRecords(modality, items, list(views), ids, origin=f"demo-{modality}"),
         tuning="full", augment=preset.flip and modality != "video", flip=0.5,  # a flip turns "left" into "right"
         text_weights=dict(preset.texts), batch_size=preset.batch_size, max_steps=preset.steps, lr=preset.lr,
         weight_decay=preset.weight_decay, warmup_steps=preset.warmup, init_temp=preset.temperature,
