@@ -52,10 +52,11 @@ def build_showcase(metrics: Mapping[str, Any], losses: Mapping[str, Sequence[flo
                          f"{len(rows)} test items, {PER_CATEGORY} per category in the order {', '.join(categories)}; "
                          f"bright diagonal blocks = same category, though {a} and {b} were never paired"))
     first = next(iter(emb))
-    labels = bank(zero_shot_labels(first, categories))
-    template = zero_shot_labels(first, ["x"])[0].replace(" x", " <category>")
-    heatmaps.append((f"zero-shot: {first} items x category labels", figures.heatmap(emb[first][rows] @ labels.T, 4),
-                     f"rows: {len(rows)} test {first} items grouped by category; columns: '{template}'"))
+    texts = zero_shot_labels(first, categories)
+    zero_shot = figures.heatmap(emb[first][rows] @ bank(texts).T, 4)
+    heatmaps.append((f"zero-shot: {first} items x category labels", zero_shot,
+                     f"rows: {len(rows)} test {first} items grouped by category; columns: '{texts[0]}', "
+                     f"'{texts[1]}', ... (one per category)"))
     first_of = {}
     for i in rows:
         first_of.setdefault(metas[i]["category"], i)
