@@ -8,8 +8,10 @@ Towers are built from ../shared/reference/released-configs/ with random weights 
 a smoke run). Each (modality, runner) runs in its own process, so peak memory (max RSS) is its own. Per modality:
 preprocessing alone (our processors on the asset files), the encoder at each batch size (random inputs, same for
 every runner), end to end from files (ours: decode + preprocess + encode with background decoding), samples/s,
-peak RSS, and the cosine of each precision's embeddings to our fp32 ones (same weights, same inputs).
-The ``official`` runner is described in benchmarks/official_style.py. Writes a table and ``--out`` (JSON).
+peak RSS (model building + encoder stage; the end-to-end stage's peak separately), and the cosine of each
+precision's embeddings to our fp32 ones (same weights, same inputs). Wall-clock and process CPU seconds are both
+recorded (CPU time is less disturbed by other processes on a shared machine). The ``official`` runner is
+described in benchmarks/official_style.py. Writes a table and ``--out`` (JSON).
 """
 
 from __future__ import annotations
@@ -129,22 +131,25 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     encode, encode_files, resolved = build_runner(modality, runner, config)
     result: dict[str, Any] = {"modality": modality, "runner": runner, "precision": resolved,
                               "build_s": time.perf_counter() - start, "batches": {}}
-    for position, batch in enumerate(spec["batches"]):
+    previous = None
+    for batch in spec["batches"]:
         x = text_input(batch) if modality == "text" else vision_input(config, batch)
-        if position == 0:
-            encode(x)  # warm-up: kernel selection and weight packing (later sizes reuse them)
+        if previous is None or previous[1] * batch / previous[0] < LONG_RUN_S:
+            encode(x)  # warm-up at this shape (kernel selection, weight packing), unless it would take long
         walls, cpus, out = timed(encode, x, spec["repeats"])
+        previous = (batch, float(np.median(walls)))
         result["batches"][str(batch)] = {"s_per_batch": float(np.median(walls)), "samples_per_s":
                                          batch / float(np.median(walls)), "all_s": walls,
                                          "cpu_s_per_batch": float(np.median(cpus))}
         np.save(Path(spec["ref_dir"]) / f"{modality}-{runner}-b{batch}.npy", out.numpy())
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # build + encoder
     if encode_files is not None and "e2e" in spec["stages"]:
         items = list(CAPTIONS) if modality == "text" else asset_files(modality, 8)
         encode_files(items[:2])  # warm-up of the decoders
         walls, cpus, _ = timed(encode_files, items, spec["repeats"])
         result["e2e"] = {"items": len(items), "s": float(np.median(walls)), "samples_per_s":
                          len(items) / float(np.median(walls)), "cpu_s": float(np.median(cpus))}
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["peak_rss_e2e_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     from languagebind.precision import hardware_summary
 
     result["malloc_tuned"] = hardware_summary()["malloc_tuned"]  # set when our model was built (not official)

@@ -101,7 +101,7 @@ def test_int8_probe_simulates_the_quantised_tower() -> None:
 
 def test_auto_falls_back_when_int8_would_disagree(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prec, "_AUTO_CACHE", {})
-    monkeypatch.setattr(prec, "time_block", lambda probe, mode: {"fp32": 1.0, "bf16": 0.6, "int8": 0.3}[mode])
+    monkeypatch.setattr(prec, "time_blocks", lambda probe, modes: {"fp32": 1.0, "bf16": 0.6, "int8": 0.3})
     monkeypatch.setattr(prec, "cpu_has_native_bf16", lambda: True)
     monkeypatch.setattr(prec, "int8_probe_cosine", lambda tower: 0.98)  # outlier activations, as MiniLM has
     assert prec.apply_precision(tiny_model("image"), "auto", CPU) == "bf16"
@@ -149,11 +149,11 @@ def test_auto_picks_a_measured_native_mode(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(prec, "_AUTO_CACHE", {})
     timed: list[str] = []
 
-    def fake_time(probe: tuple, mode: str) -> float:
-        timed.append(mode)
-        return {"fp32": 1.0, "bf16": 0.4, "int8": 0.38}[mode]  # int8 not clearly faster than bf16
+    def fake_time(probe: tuple, modes: list[str]) -> dict[str, float]:
+        timed.extend(modes)
+        return {"fp32": 1.0, "bf16": 0.4, "int8": 0.38}  # int8 not clearly faster than bf16
 
-    monkeypatch.setattr(prec, "time_block", fake_time)
+    monkeypatch.setattr(prec, "time_blocks", fake_time)
     monkeypatch.setattr(prec, "cpu_has_native_bf16", lambda: True)
     model = tiny_model("image")
     assert prec.apply_precision(model, "auto", CPU) == "bf16"
@@ -163,9 +163,10 @@ def test_auto_picks_a_measured_native_mode(monkeypatch: pytest.MonkeyPatch) -> N
     assert sorted(timed) == ["bf16", "fp32", "int8"]  # measured once per process and block shape
 
 
-def test_time_block_runs_every_native_mode() -> None:
-    for mode in prec.native_precisions(CPU):
-        assert prec.time_block((TINY_VISION, 17), mode, repeats=1) > 0
+def test_time_blocks_runs_every_native_mode() -> None:
+    modes = prec.native_precisions(CPU)
+    timings = prec.time_blocks((TINY_VISION, 17), modes, rounds=1)
+    assert set(timings) == set(modes) and all(t > 0 for t in timings.values())
 
 
 def test_allocator_tuning_is_opt_out(monkeypatch: pytest.MonkeyPatch) -> None:

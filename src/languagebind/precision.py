@@ -26,6 +26,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
@@ -96,11 +97,11 @@ def apply_precision(model: nn.Module, precision: str, device: torch.device) -> s
     if precision == "int8" and device.type != "cpu":
         raise InputError(precision, f"int8 (dynamic quantisation) runs on the CPU only, not {device}")
     model.to(device)
-    if device.type == "cpu":
-        tune_cpu_allocator()
     if precision == "auto":
         precision = auto_precision(model, device)
     convert(model, precision)
+    if device.type == "cpu":
+        tune_cpu_allocator()  # after the conversion, so the freed fp32 weights go back to the system
     return precision
 
 
@@ -111,12 +112,14 @@ def convert(model: nn.Module, mode: str) -> None:
     if mode in ("bf16", "fp16"):
         for module in parts:
             module.to(FLOAT_DTYPES[mode])
+            release_free_memory()
     elif mode == "int8":
         for module in [towers] if towers is not None else parts:
             quantize_int8(module)
         for module in parts if towers is not None and cpu_has_native_bf16() else []:
             if module is not towers:
                 module.to(torch.bfloat16)  # the language tower(s)
+                release_free_memory()
 
 
 def tune_cpu_allocator() -> bool:
@@ -131,48 +134,69 @@ def tune_cpu_allocator() -> bool:
     global _allocator_tuned
     if _allocator_tuned or os.environ.get("LANGUAGEBIND_MALLOC_TUNING", "1") == "0":
         return _allocator_tuned
-    if not sys.platform.startswith("linux"):
+    libc = _libc()
+    if libc is None:
         return False
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    _allocator_tuned = mallopt(_M_MMAP_MAX, 0) == 1 and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) == 1
+    _allocator_tuned = libc.mallopt(_M_MMAP_MAX, 0) == 1 and libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) == 1
     return _allocator_tuned
+
+
+def release_free_memory() -> None:
+    """Give the heap's free pages back to the system (glibc ``malloc_trim``; a no-op elsewhere)."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt.argtypes, libc.malloc_trim.argtypes = [ctypes.c_int, ctypes.c_int], [ctypes.c_size_t]
+    except (OSError, AttributeError):
+        return None
+    return libc
 
 
 def quantize_int8(module: nn.Module) -> int:
     """Merge LoRA adapters, then swap every transformer ``nn.Linear`` for a dynamically quantised one, in place.
 
     Output projections (``*projection``) stay float. The quantised layers still report float ``weight`` /
-    ``bias`` in ``state_dict()`` (dequantised), so fingerprints and exports keep working. Returns the count.
+    ``bias`` in ``state_dict()`` (dequantised), so fingerprints and exports keep working. Layers are swapped one
+    at a time and the freed fp32 memory is handed back to the system as it goes, so converting never needs more
+    memory than the fp32 model held. Returns the count.
     """
-    from torch.ao.quantization import quantize_dynamic
-
     merge_lora(module)
     names = int8_targets(module)
-    if not names:
-        return 0
+    for count, name in enumerate(names, 1):
+        parent_name, _, attr = name.rpartition(".")
+        parent = module.get_submodule(parent_name) if parent_name else module
+        quantised = dynamic_int8(getattr(parent, attr))
+        quantised.register_state_dict_post_hook(_dequantized_state)
+        setattr(parent, attr, quantised)
+        if count % 8 == 0:
+            release_free_memory()
+    release_free_memory()
+    return len(names)
+
+
+def dynamic_int8(linear: nn.Linear) -> nn.Module:
+    """A dynamically quantised copy of ``linear`` (per-channel int8 weights, activations quantised per call)."""
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+    from torch.ao.quantization import per_channel_dynamic_qconfig
+
+    linear = copy.copy(linear.merged() if isinstance(linear, LoRALinear) else linear)
+    linear.qconfig = per_channel_dynamic_qconfig  # per output channel: robust to outlier rows, same speed
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated in favour of torchao (not installed)
-        quantize_dynamic(module, qconfig_spec=dict.fromkeys(names, _qconfig()), inplace=True)
-    for name in names:
-        module.get_submodule(name).register_state_dict_post_hook(_dequantized_state)
-    return len(names)
+        return DynamicLinear.from_float(linear)
 
 
 def int8_targets(module: nn.Module) -> list[str]:
     """Names of the Linear layers int8 quantises: all but the output projections."""
     return [name for name, child in module.named_modules()
             if type(child) in (nn.Linear, LoRALinear) and not name.endswith("projection")]
-
-
-def _qconfig() -> object:
-    """Per output channel weight scales (robust to outlier rows, same speed); activations per tensor, per call."""
-    from torch.ao.quantization import per_channel_dynamic_qconfig
-
-    return per_channel_dynamic_qconfig
 
 
 def int8_probe_cosine(tower: nn.Module, seed: int = 0) -> float:
@@ -200,13 +224,7 @@ def probe_pixels(cfg: VisionConfig, generator: torch.Generator, batch: int = 2) 
 
 
 def _int8_output(module: nn.Module, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> torch.Tensor:
-    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
-
-    linear = copy.copy(module.merged() if isinstance(module, LoRALinear) else module)
-    linear.qconfig = _qconfig()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return DynamicLinear.from_float(linear)(inputs[0])
+    return dynamic_int8(module)(inputs[0])
 
 
 def _dequantized_state(module: nn.Module, state: dict, prefix: str, _meta: object) -> None:
@@ -258,7 +276,7 @@ def auto_precision(model: nn.Module, device: torch.device) -> str:
     probe = probe_config(model)
     key = (device.type, probe, torch.get_num_threads(), tuple(candidates))
     if key not in _AUTO_CACHE:
-        _AUTO_CACHE[key] = {mode: time_block(probe, mode) for mode in candidates}
+        _AUTO_CACHE[key] = time_blocks(probe, candidates)
     timings = _AUTO_CACHE[key]
     chosen = pick_fastest(timings, candidates)
     towers = getattr(model, "towers", {})
@@ -276,24 +294,23 @@ def pick_fastest(timings: dict[str, float], order: list[str]) -> str:
     return chosen
 
 
-def time_block(probe: tuple[TransformerConfig, int], mode: str, repeats: int = 3) -> float:
-    """Best-of-``repeats`` seconds for one forward of a random block (batch 2) in ``mode`` on the CPU."""
+def time_blocks(probe: tuple[TransformerConfig, int], modes: list[str], rounds: int = 5) -> dict[str, float]:
+    """Seconds for one forward of a random block (batch 2) in each mode on the CPU: the best of ``rounds``
+    interleaved rounds (mode after mode), so load from other processes hits every mode alike."""
     cfg, tokens = probe
-    block = Block(cfg).eval()
-    if mode == "int8":
-        quantize_int8(block)
-    elif mode != "fp32":
-        block.to(FLOAT_DTYPES[mode])
-    x = torch.randn(2, tokens, cfg.width, generator=torch.Generator().manual_seed(0)).to(input_dtype(block))
-    return _best_time(lambda: block(x), repeats)
-
-
-def _best_time(fn: Callable[[], object], repeats: int) -> float:
+    x = torch.randn(2, tokens, cfg.width, generator=torch.Generator().manual_seed(0))
+    runs: dict[str, Callable[[], object]] = {}
+    for mode in modes:
+        block = Block(cfg).eval()
+        convert(block, mode)
+        runs[mode] = partial(block, x.to(input_dtype(block)))
+    best = dict.fromkeys(modes, float("inf"))
     with torch.inference_mode():
-        fn()  # warm-up: kernel selection, weight packing
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - start)
+        for run in runs.values():
+            run()  # warm-up: kernel selection, weight packing
+        for _ in range(rounds):
+            for mode, run in runs.items():
+                start = time.perf_counter()
+                run()
+                best[mode] = min(best[mode], time.perf_counter() - start)
     return best
