@@ -14,7 +14,10 @@ sections 5.7, 7.1-7.7):
   ``CLIPAttention`` (the official code's einops ``rearrange`` copies are reproduced with permute + reshape);
 * depth / thermal: the released configs have unmerged LoRA (r=2) on q/k/v/out, added as peft 0.4 computes it
   (``x A^T B^T * alpha/r``, dropout 0 -> identity);
-* text: HF ``CLIPTextModelWithProjection`` (eager) on 77-token padded ids, as the official tokenizer emits.
+* text: HF ``CLIPTextModelWithProjection`` (eager) on 77-token padded ids, as the official tokenizer emits;
+* every attention module (spatial, temporal, text) computes as transformers 4.30.2's ``CLIPAttention`` does:
+  ``q_proj(x) * scale``, ``bmm``, softmax, ``bmm`` (:class:`Attention430`). Transformers 5's eager function
+  scales the (L x L) score tensor instead, an extra pass over it the official code never made.
 
 Weights are random (initialised by transformers); speed does not depend on their values.
 """
@@ -83,13 +86,14 @@ class OfficialStyleVision(nn.Module):
         self.register_buffer("position_ids", torch.arange(positions).expand((1, -1)), persistent=False)
         self.pre_layrnorm, self.post_layernorm = core.pre_layrnorm, core.post_layernorm
         self.layers = core.encoder.layers
+        _use_430_attention(self.layers)
         self.projection = nn.Linear(vision["hidden_size"], official.get("projection_dim", 768), bias=False)
         self.frames = int(vision.get("num_frames", 1)) if vision.get("add_time_attn") else 1
         if self.frames > 1:
             width_ = vision["hidden_size"]
             self.temporal_embedding = nn.ParameterList(
                 nn.Parameter(torch.randn(1, self.frames, width_) * width_ ** -0.5) for _ in self.layers)
-            self.temporal_attn = nn.ModuleList(CLIPAttention(self.hf_config) for _ in self.layers)
+            self.temporal_attn = nn.ModuleList(Attention430(CLIPAttention(self.hf_config)) for _ in self.layers)
             self.temporal_norm = nn.ModuleList(
                 nn.LayerNorm(width_, eps=vision.get("layer_norm_eps", 1e-5)) for _ in self.layers)
         if int(vision.get("lora_r", 0)) > 0:
@@ -142,9 +146,48 @@ class OfficialStyleText(nn.Module):
         cfg = CLIPTextConfig(**{k: text[k] for k in keys if k in text}, projection_dim=official["projection_dim"],
                              attn_implementation="eager")
         self.model = CLIPTextModelWithProjection(cfg).eval()
+        text_model = getattr(self.model, "text_model", self.model)
+        _use_430_attention(text_model.encoder.layers)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.model(input_ids=input_ids, attention_mask=attention_mask).text_embeds
+
+
+class Attention430(nn.Module):
+    """transformers 4.30.2 ``CLIPAttention.forward`` on an HF attention module's weights (q scaled before
+    ``bmm``; masks added to the scores; no dropout at inference). Returns ``(output, None)`` like HF."""
+
+    def __init__(self, hf_attention: nn.Module) -> None:
+        super().__init__()
+        self.q_proj, self.k_proj = hf_attention.q_proj, hf_attention.k_proj
+        self.v_proj, self.out_proj = hf_attention.v_proj, hf_attention.out_proj
+        self.heads = hf_attention.num_heads
+        self.head_dim = hf_attention.head_dim
+        self.scale = self.head_dim ** -0.5
+
+    def _shape(self, x: torch.Tensor, length: int, batch: int) -> torch.Tensor:
+        return x.view(batch, length, self.heads, self.head_dim).transpose(1, 2).contiguous()
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                causal_attention_mask: torch.Tensor | None = None, **_: Any) -> tuple[torch.Tensor, None]:
+        batch, length, width = hidden_states.shape
+        shape = (batch * self.heads, -1, self.head_dim)
+        q = self._shape(self.q_proj(hidden_states) * self.scale, length, batch).view(*shape)
+        k = self._shape(self.k_proj(hidden_states), length, batch).view(*shape)
+        v = self._shape(self.v_proj(hidden_states), length, batch).view(*shape)
+        weights = torch.bmm(q, k.transpose(1, 2))
+        for mask in (causal_attention_mask, attention_mask):
+            if mask is not None:
+                weights = (weights.view(batch, self.heads, length, length) + mask).view(batch * self.heads,
+                                                                                     length, length)
+        out = torch.bmm(nn.functional.softmax(weights, dim=-1), v)
+        out = out.view(batch, self.heads, length, self.head_dim).transpose(1, 2).reshape(batch, length, width)
+        return self.out_proj(out), None
+
+
+def _use_430_attention(layers: nn.ModuleList) -> None:
+    for layer in layers:
+        layer.self_attn = Attention430(layer.self_attn)
 
 
 def _input_size(vision: dict[str, Any]) -> tuple[int, int]:

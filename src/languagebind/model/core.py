@@ -62,8 +62,8 @@ class LanguageBindModel(nn.Module):
 def init_weights(module: nn.Module, generator: torch.Generator | None = None) -> None:
     """CLIP-style random initialisation (tests, benchmarks, training from scratch)."""
 
-    def normal(t: torch.Tensor, std: float) -> None:
-        t.copy_(torch.randn(t.shape, generator=generator) * std)
+    def normal(t: torch.Tensor, std: float) -> None:  # in place: no temporary as large as the tensor
+        torch.randn(t.shape, generator=generator, out=t.data).mul_(std)
 
     for m in module.modules():
         if isinstance(m, LoRALinear):
