@@ -33,7 +33,14 @@ from languagebind.model.config import VISION_MODALITIES, CheckpointConfig, Visio
 from languagebind.model.core import LanguageBindModel, checkpoint_view, init_weights
 from languagebind.model.lora import merge_lora
 from languagebind.model.text import HFTextTower, build_text_tower
-from languagebind.precision import PRECISIONS, apply_precision, float32_features, input_dtype, resolve_device
+from languagebind.precision import (
+    PRECISIONS,
+    apply_precision,
+    float32_features,
+    input_dtype,
+    prepare_auto,
+    resolve_device,
+)
 from languagebind.processing import CLIPTokenizer, ProcessorConfig, build_processor
 from languagebind.utils.prefetch import batched, prefetch_map
 
@@ -97,6 +104,7 @@ class LanguageBind(nn.Module):
         dirs = {c.modality: d for c, d in zip(configs.values(), dirs.values(), strict=True)}
         for m, changes in (geometry or {}).items():
             configs[m] = configs[m].with_geometry(**changes)
+        _before_build(configs, device, precision)
         model = _build(configs, meta=True)
         for modality, directory in dirs.items():
             _load_into(model, modality, directory)
@@ -116,6 +124,7 @@ class LanguageBind(nn.Module):
             if key != "_" and key != cfg.modality:
                 raise InputError(key, f"the config is a {cfg.modality} config")
             parsed[cfg.modality] = cfg
+        _before_build(parsed, device, precision)
         model = _build(parsed, meta=False)
         generator = torch.Generator().manual_seed(seed)
         init_weights(model.towers, generator)
@@ -329,6 +338,11 @@ def _checkpoint_dirs(checkpoints: Checkpoints) -> dict[str, Path]:
         if m not in VISION_MODALITIES:
             raise InputError(m, f"unknown modality; known: {', '.join(VISION_MODALITIES)}")
     return {m: Path(d) for m, d in checkpoints.items()}
+
+
+def _before_build(configs: dict[str, CheckpointConfig], device: str | torch.device | None, precision: str) -> None:
+    if precision == "auto":  # time the candidate modes while no weights are in memory
+        prepare_auto([c.vision for c in configs.values()], resolve_device(device))
 
 
 def _build(configs: dict[str, CheckpointConfig], meta: bool) -> LanguageBindModel:

@@ -26,7 +26,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 
 import torch
@@ -294,9 +294,13 @@ def float32_features(features: torch.Tensor, normalize: bool) -> torch.Tensor:
 def probe_config(model: nn.Module) -> tuple[TransformerConfig, int]:
     """The widest modality tower's transformer (else the widest in ``model``) and its token count: what ``auto``
     times."""
+    return widest(getattr(child, "config", None) for child in getattr(model, "towers", model).modules())
+
+
+def widest(configs: Iterable[object]) -> tuple[TransformerConfig, int]:
+    """Of tower configs (vision or text; others are ignored), the widest transformer and its token count."""
     best: tuple[TransformerConfig, int] | None = None
-    for child in getattr(model, "towers", model).modules():
-        cfg = getattr(child, "config", None)
+    for cfg in configs:
         transformer = getattr(cfg, "transformer", None)
         if not isinstance(transformer, TransformerConfig):
             continue
@@ -308,16 +312,28 @@ def probe_config(model: nn.Module) -> tuple[TransformerConfig, int]:
     return best
 
 
+def prepare_auto(visions: Iterable[VisionConfig], device: torch.device) -> None:
+    """Time ``auto``'s candidate modes for these towers' shape now, before their weights are in memory, so the
+    probe blocks never sit on top of a loaded model (``apply_precision`` then reuses the timings)."""
+    if device.type == "cpu":
+        _mode_timings(widest(visions), device, native_precisions(device))
+
+
+def _mode_timings(probe: tuple[TransformerConfig, int], device: torch.device, candidates: list[str]
+                  ) -> dict[str, float]:
+    key = (device.type, probe, torch.get_num_threads(), tuple(candidates))
+    if key not in _AUTO_CACHE:
+        _AUTO_CACHE[key] = time_blocks(probe, candidates)
+        release_free_memory()
+    return _AUTO_CACHE[key]
+
+
 def auto_precision(model: nn.Module, device: torch.device) -> str:
     """The fastest native mode for ``model`` (timed on a block of its shape); int8 only if it stays faithful."""
     candidates = native_precisions(device)
     if device.type == "cuda":  # GPUs compute half precision natively: no need to time
         return candidates[-1]
-    probe = probe_config(model)
-    key = (device.type, probe, torch.get_num_threads(), tuple(candidates))
-    if key not in _AUTO_CACHE:
-        _AUTO_CACHE[key] = time_blocks(probe, candidates)
-    timings = _AUTO_CACHE[key]
+    timings = _mode_timings(probe_config(model), device, candidates)
     chosen = pick_fastest(timings, candidates)
     towers = getattr(model, "towers", {})
     if chosen == "int8" and any(int8_probe_cosine(t) < INT8_MIN_PROBE_COSINE for t in towers.values()):

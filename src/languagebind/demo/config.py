@@ -54,6 +54,9 @@ class TowerPreset:
     coarse_captions: bool = True  # also train on coarser true captions ("a photo of a star", "... of a red star")
     flip: bool = False  # random horizontal flips (never for video: "left" would become "right")
     shift: int = 0  # random translations of up to this many pixels (not for audio)
+    keyframes: int = 1  # depth / thermal: train on this many keyframes per clip (one drawn per sample)
+    video_frames: int = 0  # image: also train on this many frames of the clip's video (one view drawn per sample)
+    reverse: bool = False  # video: also train on every clip played backwards (direction swapped in its captions)
 
     def __post_init__(self) -> None:
         size = self.image_size
@@ -61,6 +64,9 @@ class TowerPreset:
         object.__setattr__(self, "texts", dict(self.texts))
         if self.steps < 1 or self.batch_size < 2 or self.width % self.heads:
             raise ConfigError(f"tower preset needs steps >= 1, batch_size >= 2, width % heads == 0: {self}")
+        if self.keyframes < 1 or self.video_frames < 0 or (self.shift and (self.keyframes > 1 or self.video_frames)):
+            raise ConfigError(f"tower preset needs keyframes >= 1, video_frames >= 0, and no shift with several "
+                              f"views per item: {self}")
 
 
 @dataclass(frozen=True)

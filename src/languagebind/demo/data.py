@@ -50,11 +50,24 @@ class Split:
             value = value[len(value) // 2]
         return self.root / value
 
-    def views(self, index: int, modality: str, coarse: bool = False) -> TextViews:
+    def keyframes(self, index: int, modality: str, count: int) -> list[Path]:
+        """``count`` of the item's keyframes of ``modality`` (depth / thermal): the middle one (what
+        :meth:`source` gives) first, then others spread evenly over the clip."""
+        value = self.media[index].get(modality)
+        if not isinstance(value, list):
+            raise InputError(self.ids[index], f"no {modality} keyframes in this item")
+        middle = len(value) // 2
+        spread = np.linspace(0, len(value) - 1, min(count, len(value))).round().astype(int)
+        picks = [middle, *[int(k) for k in spread if k != middle][:count - 1]]
+        return [self.root / value[k] for k in picks]
+
+    def views(self, index: int, modality: str, coarse: bool = False, meta: dict[str, Any] | None = None
+              ) -> TextViews:
         """The item's VIDAL text views plus, as the ``captions`` view, its caption of ``modality`` (naming what
-        that modality perceives) and, with ``coarse``, the coarser true captions of :func:`coarse_captions`."""
+        that modality perceives) and, with ``coarse``, the coarser true captions of :func:`coarse_captions`.
+        ``meta`` replaces the item's ground truth (an augmented copy of the item)."""
         views = TextViews.from_ours(self.texts[index])
-        meta = self.metas[index]
+        meta = self.metas[index] if meta is None else meta
         captions = (caption(modality, meta), *(coarse_captions(modality, meta) if coarse else ()))
         return dataclasses.replace(views, captions=captions)
 
@@ -80,42 +93,113 @@ def read_split(manifest: str | Path, name: str) -> Split:
                  media=[{k: v for k, v in r.items() if k not in ("id", "meta", "text")} for r in lines])
 
 
-def _decode_chunk(modality: str, config: ProcessorConfig, paths: Sequence[Path]) -> np.ndarray:
+@dataclass(frozen=True)
+class Views:
+    """Which decoded views of each item a tower trains on (beyond the one it is evaluated on).
+
+    ``keyframes``: depth / thermal: this many keyframes of the clip (the official loader also draws a random
+    keyframe per sample). ``video_frames``: image: the still plus this many frames decoded from the clip's video
+    (stills of the same scene with the objects elsewhere). 0 / 1: the evaluation view only.
+    """
+
+    keyframes: int = 1
+    video_frames: int = 0
+
+    @property
+    def many(self) -> bool:
+        return self.keyframes > 1 or self.video_frames > 0
+
+
+def _decode_chunk(modality: str, config: ProcessorConfig, items: Sequence[Path | list[Path]],
+                  views: Views = Views()) -> np.ndarray:
     torch.set_num_threads(1)
     processor = build_processor(modality, config)
-    return np.stack([processor.load(p).numpy() for p in paths]).astype(np.float16)
+    if views.video_frames:
+        frames = build_processor("video", dataclasses.replace(config, num_frames=views.video_frames))
+    out = []
+    for item in items:
+        if isinstance(item, list):  # keyframes
+            out.append(np.stack([processor.load(p).numpy() for p in item]))
+        elif views.video_frames:  # (still, video path): the still, then the clip's frames (C, T, H, W) -> T C H W
+            still, video = processor.load(item[0]).numpy(), frames.load(item[1]).numpy()
+            out.append(np.concatenate([still[None], video.transpose(1, 0, 2, 3)]))
+        else:
+            out.append(processor.load(item).numpy())
+    return np.stack(out).astype(np.float16)
 
 
 def decode_split(split: Split, modality: str, config: ProcessorConfig, workers: int = 2,
-                 chunk: int = 64) -> np.ndarray:
-    """Every item of ``split`` through ``modality``'s processor -> float16 array (N, *item shape)."""
-    paths = [split.source(i, modality) for i in range(len(split))]
-    chunks = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
+                 chunk: int = 64, views: Views = Views()) -> np.ndarray:
+    """Every item of ``split`` through ``modality``'s processor -> float16 array (N, *item shape), or with
+    ``views.many`` (N, V, *item shape): the evaluation view first, then the extra training views."""
+    items: list[Any]
+    if views.keyframes > 1:
+        items = [split.keyframes(i, modality, views.keyframes) for i in range(len(split))]
+    elif views.video_frames:
+        items = [(split.source(i, modality), split.source(i, "video")) for i in range(len(split))]
+    else:
+        items = [split.source(i, modality) for i in range(len(split))]
+    chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
     if workers <= 1 or len(chunks) == 1:
-        return np.concatenate([_decode_chunk(modality, config, c) for c in chunks])
+        return np.concatenate([_decode_chunk(modality, config, c, views) for c in chunks])
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return np.concatenate(list(pool.map(_decode_chunk, [modality] * len(chunks), [config] * len(chunks), chunks)))
+        n = len(chunks)
+        return np.concatenate(list(pool.map(_decode_chunk, [modality] * n, [config] * n, chunks, [views] * n)))
 
 
-def cache_key(split: Split, modality: str, config: ProcessorConfig) -> str:
-    """A name for the decoded tensors that changes with the items or the preprocessing."""
-    digest = hashlib.sha256(json.dumps([split.ids, split.media[:1], dataclasses.asdict(config)],
+def cache_key(split: Split, modality: str, config: ProcessorConfig, views: Views = Views()) -> str:
+    """A name for the decoded tensors that changes with the items, the preprocessing or the views."""
+    extra = [dataclasses.asdict(views)] if views.many else []
+    digest = hashlib.sha256(json.dumps([split.ids, split.media[:1], dataclasses.asdict(config), *extra],
                                        sort_keys=True, default=str).encode())
     digest.update((split.root / "manifest.jsonl").read_bytes() if (split.root / "manifest.jsonl").is_file() else b"")
     return f"{split.name}-{modality}-{digest.hexdigest()[:12]}"
 
 
 def split_tensors(split: Split, modality: str, config: ProcessorConfig, cache_dir: str | Path,
-                  workers: int = 2) -> torch.Tensor:
-    """The decoded (float16) tensors of ``split`` for ``modality``, from ``cache_dir`` when already made."""
-    path = Path(cache_dir) / f"{cache_key(split, modality, config)}.npy"
+                  workers: int = 2, views: Views = Views()) -> torch.Tensor:
+    """The decoded (float16) tensors of ``split`` for ``modality`` (see :func:`decode_split`), from
+    ``cache_dir`` when already made."""
+    path = Path(cache_dir) / f"{cache_key(split, modality, config, views)}.npy"
     if path.is_file():
         array = np.load(path)
         if len(array) == len(split):
             return torch.from_numpy(array)
-    array = decode_split(split, modality, config, workers)
+    array = decode_split(split, modality, config, workers, views=views)
     save_npy_atomic(path, array)
     return torch.from_numpy(array)
+
+
+class ItemViews:
+    """Indexable training items with several views each: ``items[i]`` is a tuple of item ``i``'s views, and the
+    trainer's loader draws one of them per sample (as it draws a keyframe of a VIDAL clip)."""
+
+    def __init__(self, pixels: torch.Tensor) -> None:
+        self.pixels = pixels  # (N, V, *item shape)
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        return tuple(self.pixels[index].unbind(0))
+
+
+OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up"}
+
+
+def reversed_clips(split: Split, pixels: torch.Tensor, held_out: dict[str, dict[str, object]]
+                   ) -> tuple[torch.Tensor, list[int], list[dict[str, Any]]]:
+    """Video items played backwards: the same objects moving the opposite way at the same speed, a true
+    (clip, caption) pair with the direction swapped. Returns the reversed tensors (N', C, T, H, W), the item
+    indices they come from, and their ground truth; clips whose reversed direction is one held out for their
+    category (the compositional split's) are left out."""
+    keep, metas = [], []
+    for i, meta in enumerate(split.metas):
+        flipped = {**meta, "direction": OPPOSITE[meta["direction"]]}
+        if held_out.get("direction", {}).get(meta["category"]) != flipped["direction"]:
+            keep.append(i)
+            metas.append(flipped)
+    return pixels[keep].flip(2), keep, metas
 
 
 class ShiftedItems:

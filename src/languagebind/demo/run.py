@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from languagebind.demo.config import DemoConfig
 from languagebind.demo.data import Split, read_split, split_tensors
@@ -64,6 +65,7 @@ def train_towers(out_dir: Path, config: DemoConfig, splits: Mapping[str, Split],
     """Train (or reuse) every tower of ``config``; returns checkpoint dirs, loss curves, decode seconds."""
     from languagebind.api import LanguageBind, processor_config
     from languagebind.data import TextSampler
+    from languagebind.demo.data import ItemViews, Views, reversed_clips
     from languagebind.demo.towers import fingerprint, load_trained, tower_config, train_tower
 
     train = splits["train"]
@@ -86,19 +88,36 @@ def train_towers(out_dir: Path, config: DemoConfig, splits: Mapping[str, Split],
     for m in todo:
         preset = config.towers[m]
         started = time.perf_counter()
-        pixels = split_tensors(train, m, processor_config(holder.model.configs[m].vision), out_dir / "cache")
+        item_views = Views(keyframes=preset.keyframes if m in ("depth", "thermal") else 1,
+                           video_frames=preset.video_frames if m == "image" else 0)
+        pixels = split_tensors(train, m, processor_config(holder.model.configs[m].vision), out_dir / "cache",
+                               views=item_views)
         decode_seconds += time.perf_counter() - started
         views = [train.views(i, m, preset.coarse_captions) for i in range(len(train))]
+        ids = list(train.ids)
+        if m == "video" and preset.reverse:
+            backwards, origin, metas = reversed_clips(train, pixels, held_out(config))
+            pixels = torch.cat([pixels, backwards])
+            views += [train.views(i, m, preset.coarse_captions, meta) for i, meta in zip(origin, metas, strict=True)]
+            ids += [f"{train.ids[i]}#reversed" for i in origin]
+        items = ItemViews(pixels) if item_views.many else pixels
         sampler = TextSampler.from_spec(dict(preset.texts))
         new = bank.add(choice.text for v in views for choice, _ in sampler.options(v))
         bank.save()
-        log(f"tower {m}: {len(train)} pairs, {new} new texts embedded; training {preset.steps} steps "
+        log(f"tower {m}: {len(views)} pairs, {new} new texts embedded; training {preset.steps} steps "
             f"(batch {preset.batch_size}, {preset.layers} layers x {preset.width}, input {tuple(pixels.shape[1:])})")
-        trained = train_tower(m, preset, config, holder.model.text, pixels, views, train.ids, bank.embeddings,
+        trained = train_tower(m, preset, config, holder.model.text, items, views, ids, bank.embeddings,
                               directories[m], fingerprint(m, preset, config, data_key), progress=progress)
         losses[m] = trained.losses
         log(f"tower {m}: {trained.seconds:.0f} s, loss {trained.losses[0]:.2f} -> {np.mean(trained.losses[-20:]):.2f}")
     return directories, losses, decode_seconds
+
+
+def held_out(config: DemoConfig) -> dict[str, dict[str, object]]:
+    """``{attribute: {category: value}}`` held out of training (the compositional split's combinations)."""
+    from languagebind.build.synthetic.config import SyntheticConfig
+
+    return SyntheticConfig(**config.data).vocabulary().held_out()
 
 
 def text_bank_path(out_dir: Path, config: DemoConfig) -> Path:

@@ -17,7 +17,7 @@ import torch
 from languagebind.api import LanguageBind
 from languagebind.data import MemoryRecords, TextViews
 from languagebind.demo.config import DemoConfig, TowerPreset
-from languagebind.demo.data import ShiftedItems
+from languagebind.demo.data import ItemViews, ShiftedItems
 from languagebind.model.config import CheckpointConfig, TransformerConfig
 from languagebind.model.core import LanguageBindModel, init_weights
 from languagebind.model.presets import hf_text_config, tiny_config
@@ -65,7 +65,7 @@ def load_trained(directory: Path, expected: dict[str, Any]) -> TrainedTower | No
 
 
 def train_tower(modality: str, preset: TowerPreset, config: DemoConfig, text_tower: torch.nn.Module,
-                pixels: torch.Tensor, views: Sequence[TextViews], ids: Sequence[str],
+                pixels: torch.Tensor | ItemViews, views: Sequence[TextViews], ids: Sequence[str],
                 text_cache: dict[str, torch.Tensor], out_dir: Path, expected: dict[str, Any],
                 progress: bool | None = None, on_step: Callable[[dict[str, Any]], None] | None = None) -> TrainedTower:
     """Train ``modality``'s tower from scratch on in-memory (pixels, text views) and save it to ``out_dir``.

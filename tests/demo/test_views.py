@@ -1,0 +1,52 @@
+"""The demo's extra training views: several keyframes per depth / thermal clip, video frames beside the image
+still, and clips played backwards with their direction swapped (never into a held-out combination)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from languagebind.build.synthetic.config import SyntheticConfig
+from languagebind.build.synthetic.generate import generate
+from languagebind.demo.data import ItemViews, Views, read_split, reversed_clips, split_tensors
+from languagebind.processing import ProcessorConfig
+
+CONFIG = SyntheticConfig.tiny(seed=3, n_train=12, n_val=0, n_test=0, n_compositional=0)
+
+
+@pytest.fixture(scope="module")
+def train(tmp_path_factory: pytest.TempPathFactory):
+    dataset = generate(tmp_path_factory.mktemp("vidal-mini"), CONFIG, workers=1)
+    return read_split(dataset["train"].manifest, "train")
+
+
+def test_keyframes_and_video_frames_keep_the_evaluation_view_first(train, tmp_path) -> None:
+    config = ProcessorConfig(image_size=32, num_frames=2)
+    for modality, views, count in (("depth", Views(keyframes=4), 4), ("image", Views(video_frames=3), 4)):
+        single = split_tensors(train, modality, config, tmp_path, workers=1)
+        many = split_tensors(train, modality, config, tmp_path, workers=1, views=views)
+        assert many.shape == (len(train), count, *single.shape[1:]) and many.dtype == torch.float16
+        assert torch.equal(many[:, 0], single)  # the view the tower is evaluated on comes first
+        assert not torch.equal(many[:, 1], many[:, 0])  # the others show the scene at other moments
+        items = ItemViews(many)
+        assert len(items) == len(train) and len(items[2]) == count and torch.equal(items[2][1], many[2, 1])
+    keyframes = train.keyframes(0, "thermal", 3)
+    assert keyframes[0] == train.source(0, "thermal") and len(set(keyframes)) == 3
+
+
+def test_reversed_clips_swap_direction_and_skip_held_out_combinations(train) -> None:
+    pixels = torch.arange(len(train) * 2, dtype=torch.float32).reshape(len(train), 1, 2, 1, 1)
+    held = {"direction": {m["category"]: m["direction"] for m in train.metas[:3]}}  # make some reversals illegal
+    opposite = {"left": "right", "right": "left", "up": "down", "down": "up"}
+    held["direction"] = {c: opposite[d] for c, d in held["direction"].items()}
+    backwards, origin, metas = reversed_clips(train, pixels, held)
+    assert 0 < len(origin) < len(train) and 0 not in origin
+    for row, (i, meta) in enumerate(zip(origin, metas, strict=True)):
+        assert torch.equal(backwards[row, 0, :, 0, 0], pixels[i, 0, [1, 0], 0, 0])  # frames in reverse order
+        assert meta["direction"] == opposite[train.metas[i]["direction"]]
+        assert held["direction"].get(meta["category"]) != meta["direction"]
+        assert {k: v for k, v in meta.items() if k != "direction"} == \
+               {k: v for k, v in train.metas[i].items() if k != "direction"}
+    caption = train.views(origin[0], "video", meta=metas[0]).captions[0]
+    assert metas[0]["direction"] in caption.split() and np.all(np.diff(origin) > 0)
