@@ -93,3 +93,31 @@ def test_bad_video(assets: Path, tmp_path: Path) -> None:
     for bad in (np.zeros((0, 8, 8, 3), np.uint8), np.zeros((2, 8, 8, 3), np.float32), np.zeros((8, 8, 3), np.uint8), 7):
         with pytest.raises(InputError, match=r"expected|uint8"):
             processor.load(bad)
+
+
+def test_long_clips_seek_to_keyframes_and_give_the_same_frames(tmp_path: Path) -> None:
+    from languagebind.processing import video
+
+    texture = np.random.default_rng(0).integers(0, 12, size=(1, 32, 32, 3))
+    frames = (np.arange(240)[:, None, None, None] + texture).astype(np.uint8)  # frame t's mean is t + 5.5
+    path = tmp_path / "long.mp4"
+    with av.open(str(path), "w") as container:  # H.264 with a keyframe every 12 frames and B-frames
+        stream = container.add_stream("libx264", rate=24, options={"g": "12", "keyint_min": "12", "bf": "2"})
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for array in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")))
+        container.mux(stream.encode(None))
+    index = video._index_stream(path, path, ImageLimits(10**8, 100.0), 3600.0)
+    assert index.count == 240 and index.keyframes is not None and len(index.keyframes) >= 20
+    wanted = frame_indices(index.count, 8)
+    plan = video.seek_plan(index, wanted.tolist())
+    assert plan is not None and sorted(p for group in plan.values() for p in group) == sorted(set(wanted.tolist()))
+    sought, _ = video._decode_at(path, wanted, index)
+    in_order, _ = video._decode_in_order(path, wanted)
+    assert sought.keys() == in_order.keys() and all(np.array_equal(sought[k], in_order[k]) for k in sought)
+    assert [sought[k].mean() - 5.5 for k in sorted(sought)] == pytest.approx(wanted.tolist(), abs=2)
+    # a short clip (the 8 wanted frames span few keyframes) is decoded in order
+    assert video.seek_plan(index, list(range(0, 16, 2))) is None
+    processed = build_processor("video", ProcessorConfig(image_size=32)).load(path)
+    assert torch.equal(processed, video_transform(np.stack([in_order[i] for i in wanted]), 32, OPENAI_MEAN,
+                                                  OPENAI_STD))

@@ -6,13 +6,16 @@ num_frames, dtype=int)``, ``get_batch(idx)`` RGB uint8 -> (C, T, H, W) -> ``x / 
 resizing) -> ``ShortSideScale`` (``floor(long / short * S)``, bilinear, no antialias) -> ``CenterCropVideo`` ->
 ``RandomHorizontalFlipVideo(p=0.5)`` at inference, which we do not apply (docs/differences.md).
 PyAV's ``to_ndarray(format="rgb24")`` equals decord's frames bit for bit on the samples, and ``n`` (video packets)
-equals ``len(vr)``. Frames are decoded in order and only the wanted ones are converted to RGB.
+equals ``len(vr)``. Only the wanted frames are converted to RGB. A short clip is decoded in order; in a long one
+(many keyframes between the wanted frames) the decoder seeks to the keyframe before each wanted frame, which gives
+the same frames while decoding far fewer (``seek_plan``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -26,6 +29,8 @@ from languagebind.processing.inputs import check_complete, decode_errors, existi
 
 # FFmpeg demuxers of still images: a picture opened "as a video" has one frame; reject it as the wrong modality.
 _IMAGE_DEMUXERS = ("image2", "_pipe")
+# Seek when that decodes at most this share of the frames an in-order decode up to the last wanted frame would.
+SEEK_MAX_SHARE = 0.5
 
 
 def frame_indices(num_available: int, num_frames: int) -> np.ndarray:
@@ -46,15 +51,15 @@ def read_video_frames(item: object, num_frames: int, limits: ImageLimits, max_se
         raise InputError(item, f"expected a video file path or a uint8 (T, H, W, 3) array, got {type(item).__name__}")
     path = existing_file(item)
     with decode_errors(item, "a video"):
-        count = _count_frames(item, path, limits, max_seconds)
-        indices = frame_indices(count, num_frames)
-        frames, decoded = _decode_at(path, indices)
+        index = _index_stream(item, path, limits, max_seconds)
+        indices = frame_indices(index.count, num_frames)
+        frames, decoded = _decode_at(path, indices, index)
         if len(frames) < len(np.unique(indices)):
             # The container announced more frames than it holds (e.g. a cut-off file): sample the real ones.
             if decoded == 0:
                 raise InputError(item, "no video frame could be decoded")
             indices = frame_indices(decoded, num_frames)
-            frames, _ = _decode_at(path, indices)
+            frames, _ = _decode_at(path, indices, None)
     return np.stack([frames[i] for i in indices])
 
 
@@ -87,8 +92,18 @@ def _open_video_stream(item: object, container: av.container.InputContainer) -> 
     return container.streams.video[0]
 
 
-def _count_frames(item: object, path: Path, limits: ImageLimits, max_seconds: float) -> int:
-    """Frames in the first video stream = its non-empty packets (decord's ``len(vr)`` on the samples)."""
+@dataclass(frozen=True)
+class StreamIndex:
+    """What demuxing the first video stream tells (no decoding): its frame count (non-empty packets, decord's
+    ``len(vr)`` on the samples), their presentation timestamps in order, and those of its keyframes (None when a
+    packet had no timestamp: then frames are only decoded in order)."""
+
+    count: int
+    pts: tuple[int, ...] | None
+    keyframes: tuple[int, ...] | None
+
+
+def _index_stream(item: object, path: Path, limits: ImageLimits, max_seconds: float) -> StreamIndex:
     with av.open(str(path)) as container:
         stream = _open_video_stream(item, container)
         limits.check(item, stream.codec_context.width, stream.codec_context.height)
@@ -96,21 +111,82 @@ def _count_frames(item: object, path: Path, limits: ImageLimits, max_seconds: fl
         if declared is not None and declared > max_seconds:
             raise InputError(item, f"video too long: {declared:.0f} s (limit {max_seconds:g} s, "
                                    "ProcessorConfig.max_video_seconds)")
-        count, end = 0, 0
+        count, end, timed = 0, 0, True
+        pts: list[int] = []
+        keyframes: list[int] = []
         for packet in container.demux(stream):
             if packet.size:
                 count += 1
-                if packet.pts is not None:
-                    end = max(end, packet.pts + (packet.duration or 0))
+                if packet.pts is None:
+                    timed = False
+                    continue
+                end = max(end, packet.pts + (packet.duration or 0))
+                pts.append(packet.pts)
+                if packet.is_keyframe:
+                    keyframes.append(packet.pts)
         start = stream.start_time or 0
     if count == 0:
         raise InputError(item, "the video stream has no frames")
     if stream.time_base is not None and stream.duration is not None:
         check_complete(item, float((end - start) * stream.time_base), float(stream.duration * stream.time_base))
-    return count
+    timed = timed and len(set(pts)) == len(pts) and bool(keyframes)
+    return StreamIndex(count, tuple(sorted(pts)) if timed else None, tuple(sorted(keyframes)) if timed else None)
 
 
-def _decode_at(path: Path, indices: np.ndarray) -> tuple[dict[int, np.ndarray], int]:
+def seek_plan(index: StreamIndex, wanted: Sequence[int]) -> dict[int, list[int]] | None:
+    """``{keyframe pts: [wanted frame positions decoded from it]}`` when seeking to keyframes decodes at most
+    ``SEEK_MAX_SHARE`` of the frames an in-order decode would; else None (decode in order)."""
+    if index.pts is None or not index.keyframes:
+        return None
+    keyframes = np.asarray(index.keyframes)
+    groups: dict[int, list[int]] = {}
+    for position in sorted(set(wanted)):
+        slot = int(np.searchsorted(keyframes, index.pts[position], side="right")) - 1
+        if slot < 0:
+            return None
+        groups.setdefault(int(keyframes[slot]), []).append(position)
+    positions = {p: i for i, p in enumerate(index.pts)}
+    cost = sum(max(group) - positions[key] + 1 for key, group in groups.items())
+    return groups if cost <= SEEK_MAX_SHARE * (max(wanted) + 1) else None
+
+
+def _decode_at(path: Path, indices: np.ndarray, index: StreamIndex | None) -> tuple[dict[int, np.ndarray], int]:
+    """The frames at ``indices`` as RGB arrays and the number of frames decoded: by seeking to the keyframe
+    before each wanted frame when that decodes far fewer frames (long clips), else in order, converting only
+    the wanted frames. Both give the same frames."""
+    plan = seek_plan(index, indices.tolist()) if index is not None else None
+    if plan is not None:
+        found = _decode_seeking(path, plan, index.pts)  # type: ignore[union-attr]
+        if found is not None:
+            return found
+    return _decode_in_order(path, indices)
+
+
+def _decode_seeking(path: Path, plan: dict[int, list[int]], pts: tuple[int, ...]
+                    ) -> tuple[dict[int, np.ndarray], int] | None:
+    """Seek to each keyframe of ``plan`` and decode up to its last wanted frame; None if a frame is not found
+    where the index put it (the caller then decodes in order)."""
+    frames: dict[int, np.ndarray] = {}
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for keyframe, positions in plan.items():
+            targets = {pts[p]: p for p in positions}
+            last = max(targets)
+            container.seek(keyframe, stream=stream, backward=True, any_frame=False)
+            for frame in container.decode(stream):
+                if frame.pts is None:
+                    return None
+                if frame.pts in targets:
+                    frames[targets[frame.pts]] = frame.to_ndarray(format="rgb24")
+                if frame.pts >= last:
+                    break
+            if any(p not in frames for p in positions):
+                return None
+    return frames, max(frames) + 1
+
+
+def _decode_in_order(path: Path, indices: np.ndarray) -> tuple[dict[int, np.ndarray], int]:
     """Decode in order, converting only the frames at ``indices`` to RGB; returns them and the frames decoded."""
     wanted = set(indices.tolist())
     last = max(wanted)
