@@ -92,3 +92,12 @@ def test_presets_parse_and_bad_keys_are_named() -> None:
         parse_config({"towers": {"smell": {}}})
     with pytest.raises(ConfigError, match="widht"):
         parse_config({"defaults": {"widht": 3}})
+
+
+def test_init_from_must_name_another_scratch_tower() -> None:
+    for bad in ({"video": {"init_from": "image"}}, {"image": {"init_from": "image"}},
+                {"image": {"init_from": "depth"}, "depth": {"init_from": "video"}, "video": {}}):
+        with pytest.raises(ConfigError, match="init_from"):
+            parse_config({"towers": bad})
+    config = parse_config({"towers": {"image": {}, "video": {"init_from": "image"}}})
+    assert config.towers["video"].init_from == "image"

@@ -48,3 +48,22 @@ def test_audio_grid_and_tube_patches(hf_clip):
     emb = video.towers["video"].embeddings
     assert emb.class_embedding.shape == (4, 48)
     assert torch.equal(emb.proj.weight[:, :, 0], hf.vision_model.embeddings.patch_embedding.weight)
+
+
+def test_a_tower_starts_from_another_trained_tower():
+    from languagebind.model.core import init_weights
+    from languagebind.model.init import init_from_tower
+    from languagebind.model.presets import tiny_config
+
+    image = LanguageBindModel({"image": tiny_config("image", image_size=32, patch_size=8)})
+    init_weights(image, torch.Generator().manual_seed(1))
+    video = LanguageBindModel({"video": tiny_config("video", image_size=48, patch_size=8, num_frames=2)})
+    text_before = {k: v.clone() for k, v in video.text.state_dict().items()}
+    init_from_tower(video, "video", image.towers["image"])
+    source, tower = image.towers["image"], video.towers["video"]
+    assert torch.equal(tower.embeddings.proj.weight, source.embeddings.proj.weight)
+    assert torch.equal(tower.encoder.layers[0].mlp.fc1.weight, source.encoder.layers[0].mlp.fc1.weight)
+    assert torch.equal(tower.encoder.layers[0].temporal.attn.v_proj.weight,
+                       source.encoder.layers[0].self_attn.v_proj.weight)  # temporal layers from spatial ones
+    assert tower.embeddings.position_embedding.shape[-2] == 1 + 6 * 6  # 4x4 grid resampled to 6x6
+    assert all(torch.equal(v, text_before[k]) for k, v in video.text.state_dict().items())

@@ -57,6 +57,9 @@ class TowerPreset:
     keyframes: int = 1  # depth / thermal: train on this many keyframes per clip (one drawn per sample)
     video_frames: int = 0  # image: also train on this many frames of the clip's video (one view drawn per sample)
     reverse: bool = False  # video: also train on every clip played backwards (direction swapped in its captions)
+    # start from another trained tower of this run (e.g. video from image, as LanguageBind starts every tower
+    # from CLIP's image tower; same width and patch size) instead of random weights
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         size = self.image_size
@@ -107,6 +110,11 @@ def parse_config(raw: dict[str, Any]) -> DemoConfig:
             raise ConfigError(f"unknown modality {modality!r} in towers; known: {', '.join(MODALITIES)}")
     defaults = raw.get("defaults") or {}
     towers = {m: _tower(defaults, towers_raw[m], m) for m in MODALITIES if m in towers_raw}
+    for m, preset in towers.items():
+        if preset.init_from is not None and (preset.init_from not in towers or preset.init_from == m
+                                             or towers[preset.init_from].init_from):
+            raise ConfigError(f"towers.{m}.init_from must name another tower of the preset that starts from "
+                              f"scratch, got {preset.init_from!r}")
     text = raw.get("text") or {}
     return DemoConfig(data=dict(raw.get("data") or {}), text_model=text.get("model", MINILM),
                       text_width=int(text.get("width", 384)), towers=towers,

@@ -85,8 +85,14 @@ def train_towers(out_dir: Path, config: DemoConfig, splits: Mapping[str, Split],
     # One model holding every tower to train: its frozen text tower is shared by all of them.
     holder = LanguageBind.from_config({m: tower_config(m, config.towers[m], config) for m in todo}, seed=config.seed)
     bank = TextBank(lambda texts: holder.encode("text", texts, batch_size=256), text_bank_path(out_dir, config))
+    sources = {p.init_from for p in config.towers.values() if p.init_from}
+    todo.sort(key=lambda m: m not in sources)  # a tower others start from is trained first
     for m in todo:
         preset = config.towers[m]
+        start_from = None
+        if preset.init_from:
+            source = preset.init_from
+            start_from = LanguageBind.from_pretrained({source: directories[source]}).model.towers[source]
         started = time.perf_counter()
         item_views = Views(keyframes=preset.keyframes if m in ("depth", "thermal") else 1,
                            video_frames=preset.video_frames if m == "image" else 0)
@@ -107,7 +113,8 @@ def train_towers(out_dir: Path, config: DemoConfig, splits: Mapping[str, Split],
         log(f"tower {m}: {len(views)} pairs, {new} new texts embedded; training {preset.steps} steps "
             f"(batch {preset.batch_size}, {preset.layers} layers x {preset.width}, input {tuple(pixels.shape[1:])})")
         trained = train_tower(m, preset, config, holder.model.text, items, views, ids, bank.embeddings,
-                              directories[m], fingerprint(m, preset, config, data_key), progress=progress)
+                              directories[m], fingerprint(m, preset, config, data_key), progress=progress,
+                              start_from=start_from)
         losses[m] = trained.losses
         log(f"tower {m}: {trained.seconds:.0f} s, loss {trained.losses[0]:.2f} -> {np.mean(trained.losses[-20:]):.2f}")
     return directories, losses, decode_seconds

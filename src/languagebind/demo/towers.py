@@ -20,6 +20,7 @@ from languagebind.demo.config import DemoConfig, TowerPreset
 from languagebind.demo.data import ItemViews, ShiftedItems
 from languagebind.model.config import CheckpointConfig, TransformerConfig
 from languagebind.model.core import LanguageBindModel, init_weights
+from languagebind.model.init import init_from_tower
 from languagebind.model.presets import hf_text_config, tiny_config
 from languagebind.train import TrainConfig, train
 from languagebind.utils.io import write_json_atomic
@@ -38,9 +39,14 @@ def tower_config(modality: str, preset: TowerPreset, config: DemoConfig) -> Chec
 
 
 def fingerprint(modality: str, preset: TowerPreset, config: DemoConfig, data_key: str) -> dict[str, Any]:
-    """What a trained tower depends on; a saved tower is reused only when this matches."""
-    return {"modality": modality, "preset": json.loads(json.dumps(preset.__dict__, default=list)),
-            "text_model": config.text_model, "seed": config.seed, "data": data_key}
+    """What a trained tower depends on (with the tower it starts from); a saved tower is reused only when this
+    matches."""
+    out = {"modality": modality, "preset": json.loads(json.dumps(preset.__dict__, default=list)),
+           "text_model": config.text_model, "seed": config.seed, "data": data_key}
+    if preset.init_from:
+        source = preset.init_from
+        out["init_from"] = fingerprint(source, config.towers[source], config, data_key)
+    return out
 
 
 @dataclass
@@ -67,14 +73,18 @@ def load_trained(directory: Path, expected: dict[str, Any]) -> TrainedTower | No
 def train_tower(modality: str, preset: TowerPreset, config: DemoConfig, text_tower: torch.nn.Module,
                 pixels: torch.Tensor | ItemViews, views: Sequence[TextViews], ids: Sequence[str],
                 text_cache: dict[str, torch.Tensor], out_dir: Path, expected: dict[str, Any],
-                progress: bool | None = None, on_step: Callable[[dict[str, Any]], None] | None = None) -> TrainedTower:
-    """Train ``modality``'s tower from scratch on in-memory (pixels, text views) and save it to ``out_dir``.
+                progress: bool | None = None, on_step: Callable[[dict[str, Any]], None] | None = None,
+                start_from: torch.nn.Module | None = None) -> TrainedTower:
+    """Train ``modality``'s tower on in-memory (pixels, text views) and save it to ``out_dir``: from scratch, or
+    from ``start_from`` (another trained tower, see ``init_from_tower``).
 
     ``text_tower`` is the shared frozen language tower; ``text_cache`` its embeddings of the training texts.
     """
     checkpoint = tower_config(modality, preset, config)
     model = LanguageBindModel({modality: checkpoint}, text=text_tower)
     init_weights(model.towers, torch.Generator().manual_seed(config.seed))
+    if start_from is not None:
+        init_from_tower(model, modality, start_from)
     lb = LanguageBind(model, getattr(text_tower, "tokenizer", None), {modality: None})
     items = ShiftedItems(pixels, preset.shift, config.seed) if preset.shift and modality != "audio" else pixels
     run_dir = out_dir.parent / f".{out_dir.name}-run"

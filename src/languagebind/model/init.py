@@ -7,6 +7,9 @@
 * 3-D tube patches (Video V1.5): the 2-D kernel in time slice 0, zeros elsewhere; the CLS embedding is
   repeated per frame group;
 * LoRA adapters keep their fresh initialisation (B = 0, so the tower starts equal to CLIP).
+
+``init_from_tower`` applies the same rules to start one tower from another trained tower of the same width
+(e.g. a video tower from an image tower, as LanguageBind starts every tower from CLIP's image tower).
 """
 
 from __future__ import annotations
@@ -71,6 +74,22 @@ def init_from_clip(model: LanguageBindModel, modality: str, clip_dir: str | Path
     state = _adapt(state, target, config)
     fitted = fit_state({k: v for k, v in state.items() if k in target} | {
         k: v for k, v in target.items() if k not in state}, view, file, config)
+    view.load_state_dict(fitted)
+
+
+@torch.no_grad()
+def init_from_tower(model: LanguageBindModel, modality: str, source: torch.nn.Module) -> None:
+    """Start ``model``'s ``modality`` tower from ``source`` (a trained ``VisionTower`` of the same width and
+    patch size): tensors of equal shape are copied, the rest derived as from CLIP (temporal layers, 3-D kernels,
+    per-frame CLS; position tables resampled to the new grid). The text tower is left as it is."""
+    tower = model.towers[modality]
+    state = {f"vision.{k}": v for k, v in source.state_dict().items()}
+    target = {f"vision.{k}": v for k, v in tower.state_dict().items()}
+    view = checkpoint_view(model, modality)
+    full = view.state_dict()
+    adapted = _adapt(state, target, model.configs[modality])
+    fitted = fit_state({k: adapted.get(k, v) for k, v in full.items()}, view, Path("the source tower"),
+                       model.configs[modality])
     view.load_state_dict(fitted)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from languagebind.build.synthetic.vocab import CATEGORIES, COLOURS, Vocabulary
 from languagebind.errors import ConfigError
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 SPLITS = ("train", "val", "test", "compositional")
 OFFICIAL_KEYFRAMES = 8  # the official readers use keyframes 0..7
 

@@ -17,6 +17,7 @@ from languagebind.build.synthetic.vocab import CATEGORY_BY_NAME, COLOURS
 DEPTH_RANGE_MM = (500, 10000)
 THERMAL_RANGE_C = (-5.0, 70.0)  # temperatures mapped linearly onto 0..255
 RELIEF_SCALE = 0.6  # relief height in mm per (radius fraction x distance mm): shallower than wide
+OUTLINE_PX, OUTLINE_SHADE = 1.0, 0.3  # video/image: a 1-pixel rim painted at 30 % brightness
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ def render_video(scene: Scene, fields: ObjectFields) -> np.ndarray:
     category = CATEGORY_BY_NAME[scene.attributes["category"]]
     paint = np.array(COLOURS[scene.attributes["colour"]], dtype=np.float32)
     shade = shapes.texture(category.texture, fields.u, fields.v, fields.inside)
+    # A dark outline: the silhouette stays visible whatever the paint's contrast with the backdrop.
+    inside_px = fields.inside * shapes.INNER_DEPTH[category.name] * scene.radius * size
+    shade = np.where(inside_px < OUTLINE_PX, OUTLINE_SHADE, shade)
     frames = _composite(background, shade[..., None] * paint, fields)
     return np.clip(np.rint(frames), 0, 255).astype(np.uint8)
 

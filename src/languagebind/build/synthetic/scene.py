@@ -14,7 +14,7 @@ import numpy as np
 
 from languagebind.build.synthetic.vocab import CATEGORY_BY_NAME, HELD_OUT_ATTRIBUTES, Vocabulary
 
-RADIUS = {"small": 0.1, "large": 0.14}  # object radius, fraction of the frame side
+RADIUS = {"small": 0.11, "large": 0.145}  # object radius, fraction of the frame side
 TRAVEL = {"slow": 0.2, "fast": 0.5}  # distance covered over the clip, fraction of the frame side
 UNIT = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "down": (0.0, 1.0)}
 MARGIN = 0.02
