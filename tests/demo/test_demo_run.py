@@ -101,3 +101,20 @@ def test_init_from_must_name_another_scratch_tower() -> None:
             parse_config({"towers": bad})
     config = parse_config({"towers": {"image": {}, "video": {"init_from": "image"}}})
     assert config.towers["video"].init_from == "image"
+
+
+def test_reduced_demo_with_extra_views_and_a_tower_started_from_another(tmp_path) -> None:
+    raw = tiny(("image", "video", "depth"))
+    raw["towers"]["video"].update({"init_from": "image", "reverse": True, "image_size": 32})
+    raw["towers"]["depth"].update({"keyframes": 3})
+    raw["towers"]["image"].update({"video_frames": 2})
+    raw["pairs"] = [["video", "depth"]]
+    raw["queries"] = []
+    logs: list[str] = []
+    result = run_demo(tmp_path, parse_config(raw), progress=False, log=logs.append)
+    check_shape(result.metrics, ["image", "video", "depth"], ["video->depth", "depth->video"])
+    trained = [line for line in logs if line.startswith("tower ") and " pairs," in line]
+    assert trained[0].startswith("tower image")  # the tower others start from is trained first
+    video = next(line for line in trained if line.startswith("tower video"))
+    assert int(video.split(": ")[1].split(" pairs")[0]) > 24  # the clips played backwards were added
+    assert "input (3, 3, 32, 32)" in next(line for line in trained if line.startswith("tower depth"))
