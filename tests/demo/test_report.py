@@ -77,3 +77,37 @@ def test_table_shows_chance_beside_every_number() -> None:
     worse = sample_metrics()
     worse["zero_shot"]["audio"]["top1"] = 0.5
     assert "NOT met: zero-shot audio 0.500 < 0.95" in format_table(worse)
+
+
+def test_report_renders_in_headless_chromium(tmp_path) -> None:
+    """The page opens in a real browser and every figure shows: each <img> and <svg> gets a rendered box, and the
+    screenshot is not blank."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        pytest.skip("no Chromium (apt install chromium)")
+    thumb = figures.thumbnail("image", np.random.default_rng(0).standard_normal((3, 8, 8)))
+    inputs = ReportInputs(histories={"video": [3.0, 2.0, 1.0], "audio": [2.5, 1.5, 1.0]},
+                          heatmaps=[("EMERGENT video x audio", figures.heatmap(np.eye(4)), "blocks")],
+                          examples=[Example('text -> video: "a ball"', [Result(thumb, "a ball", True)])])
+    page = tmp_path / "report.html"
+    # a script that writes, for every figure, whether it has a rendered size (images also: decoded)
+    probe = """<script>window.addEventListener('load', () => { const rows = [];
+      document.querySelectorAll('img').forEach(i => rows.push(i.complete && i.naturalWidth > 0 && i.width > 0));
+      document.querySelectorAll('svg').forEach(s => rows.push(s.getBoundingClientRect().width > 0));
+      document.body.setAttribute('data-figures', rows.map(Number).join('')); });</script>"""
+    page.write_text(build_report(sample_metrics(), inputs).replace("</body>", probe + "</body>"))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000"]
+    dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    found = re.search(r'data-figures="([01]+)"', dom)
+    assert found and set(found.group(1)) == {"1"} and len(found.group(1)) >= 3
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1200,2400", page.as_uri()],
+                   capture_output=True, timeout=120)
+    pixels = np.asarray(Image.open(shot).convert("L"))
+    assert pixels.std() > 10  # not a blank page
