@@ -4,11 +4,10 @@
 * ``bf16`` / ``fp16`` cast the towers' weights; fast only where the hardware computes them natively (CUDA, or
   CPUs with AVX-512 BF16 / AMX). On AVX2-only CPUs bf16 is several times SLOWER than fp32.
 * ``int8`` replaces the modality towers' transformer Linear layers by dynamically quantised ones (int8 weights
-  with per-channel scales, activations quantised per call; CPU only; on torch's fastest quantised engine for
-  the CPU, oneDNN or fbgemm, chosen by timing). The projections, embeddings, norms and
-  attention stay fp32. The language tower is not quantised: pretrained text encoders have outlier activation
-  channels that per-tensor activation quantisation cannot represent (MiniLM: cosine 0.98 to fp32); it runs in
-  bf16 where the CPU has native bf16, else fp32.
+  with per-channel scales, activations quantised per call; CPU only; torch's fbgemm engine). The projections,
+  embeddings, norms and attention stay fp32. The language tower is not quantised: pretrained text encoders have
+  outlier activation channels that per-tensor activation quantisation cannot represent (MiniLM: cosine 0.98 to
+  fp32); it runs in bf16 where the CPU has native bf16, else fp32.
 * ``auto`` picks, for the device it runs on, the fastest of the modes the hardware supports natively, by timing
   one transformer block of the model's widest tower in each (once per process and block shape); a mode replaces
   fp32 only when it is clearly faster, so ``auto`` is never slower than fp32. Before choosing int8 it simulates the
@@ -185,39 +184,22 @@ def quantize_int8(module: nn.Module) -> int:
 
 
 def select_int8_engine() -> str:
-    """Set torch's quantised engine to the fastest one for dynamic int8 Linear layers on this CPU, once per process.
+    """Set torch's quantised engine for dynamic int8 Linear layers, once per process: fbgemm (``x86``) where
+    torch has it, else torch's default; ``LANGUAGEBIND_INT8_ENGINE`` (e.g. ``onednn``) overrides.
 
-    oneDNN and fbgemm (``x86``) both use VNNI where the CPU has it; which is faster depends on the CPU (oneDNN:
-    ~1.2x fbgemm on AVX-512 VNNI). Timed on one ViT-L-sized layer; ``LANGUAGEBIND_INT8_ENGINE`` overrides.
     Layers are packed for the engine in effect when they are quantised, so this runs before any quantisation.
+    oneDNN was up to 15 % faster on single ViT-L layers here, but no faster on whole towers, and on a full-size
+    video batch (16k rows per matmul) it held 7 GB where fbgemm held 2.7 GB.
     """
     global _int8_engine
     if _int8_engine is None:
+        supported = torch.backends.quantized.supported_engines
         forced = os.environ.get("LANGUAGEBIND_INT8_ENGINE")
-        engines = [e for e in ("x86", "onednn", "fbgemm") if e in torch.backends.quantized.supported_engines]
-        if forced:
-            if forced not in torch.backends.quantized.supported_engines:
-                raise InputError(forced, f"not a quantised engine of this torch build: {engines}")
-            _int8_engine = forced
-        else:
-            timings = {engine: _time_int8_engine(engine) for engine in engines[:2]}
-            _int8_engine = min(timings, key=timings.get) if timings else torch.backends.quantized.engine
+        if forced and forced not in supported:
+            raise InputError(forced, f"not a quantised engine of this torch build: {supported}")
+        _int8_engine = forced or ("x86" if "x86" in supported else torch.backends.quantized.engine)
     torch.backends.quantized.engine = _int8_engine
     return _int8_engine
-
-
-def _time_int8_engine(engine: str, rows: int = 512, width: int = 1024, rounds: int = 3) -> float:
-    torch.backends.quantized.engine = engine
-    layer = dynamic_int8(nn.Linear(width, 4 * width))
-    x = torch.randn(rows, width, generator=torch.Generator().manual_seed(0))
-    best = float("inf")
-    with torch.inference_mode():
-        layer(x)
-        for _ in range(rounds):
-            start = time.perf_counter()
-            layer(x)
-            best = min(best, time.perf_counter() - start)
-    return best
 
 
 def dynamic_int8(linear: nn.Linear) -> nn.Module:

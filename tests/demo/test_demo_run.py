@@ -99,8 +99,10 @@ def test_init_from_must_name_another_scratch_tower() -> None:
                 {"image": {"init_from": "depth"}, "depth": {"init_from": "video"}, "video": {}}):
         with pytest.raises(ConfigError, match="init_from"):
             parse_config({"towers": bad})
-    config = parse_config({"towers": {"image": {}, "video": {"init_from": "image"}}})
+    config = parse_config({"towers": {"image": {}, "video": {"init_from": "image"}}, "pairs": [["video", "audio"]]})
     assert config.towers["video"].init_from == "image"
+    with pytest.raises(ConfigError, match="not emergent"):
+        parse_config({"towers": {"image": {}, "video": {"init_from": "image"}}, "pairs": [["image", "video"]]})
 
 
 def test_reduced_demo_with_extra_views_and_a_tower_started_from_another(tmp_path) -> None:

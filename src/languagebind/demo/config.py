@@ -115,10 +115,15 @@ def parse_config(raw: dict[str, Any]) -> DemoConfig:
                                              or towers[preset.init_from].init_from):
             raise ConfigError(f"towers.{m}.init_from must name another tower of the preset that starts from "
                               f"scratch, got {preset.init_from!r}")
+    pairs = tuple(tuple(p) for p in raw.get("pairs", DemoConfig.pairs))
+    for a, b in pairs:
+        started_from = {m: towers[m].init_from for m in (a, b) if m in towers}
+        if started_from.get(a) == b or started_from.get(b) == a:
+            raise ConfigError(f"pair {a}<->{b} is not emergent: one tower starts from the other (init_from)")
     text = raw.get("text") or {}
     return DemoConfig(data=dict(raw.get("data") or {}), text_model=text.get("model", MINILM),
                       text_width=int(text.get("width", 384)), towers=towers,
-                      pairs=tuple(tuple(p) for p in raw.get("pairs", DemoConfig.pairs)),
+                      pairs=pairs,
                       queries=tuple(raw.get("queries") or ()), seed=int(raw.get("seed", 0)))
 
 
