@@ -43,7 +43,7 @@ MIN_SPEEDUP = 1.10
 # auto keeps int8 only if the simulated int8 towers give at least this cosine to fp32 on a synthetic probe
 # (the agreement bound is 0.995 on real inputs; random ViT-L/14 towers give ~0.999, MiniLM-like outliers ~0.98).
 INT8_MIN_PROBE_COSINE = 0.998
-_AUTO_CACHE: dict[tuple, str] = {}
+_AUTO_CACHE: dict[tuple, dict[str, float]] = {}  # (device, block shape, threads, modes) -> seconds per mode
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc mallopt parameters
 _allocator_tuned = False
 _int8_engine: str | None = None
