@@ -11,9 +11,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "languagebind"
 
 # layer -> packages it must never import
 FORBIDDEN = {
-    "model": {"processing", "data", "train", "evaluation", "build", "serve", "cli", "demo", "api"},
-    "processing": {"model", "data", "train", "evaluation", "build", "serve", "cli", "demo", "api"},
-    "utils": {"model", "processing", "data", "train", "evaluation", "build", "serve", "cli", "demo", "api"},
+    "model": {"processing", "data", "train", "evaluation", "build", "serve", "cli", "demo", "api", "loading"},
+    "processing": {"model", "data", "train", "evaluation", "build", "serve", "cli", "demo", "api", "loading"},
+    "utils": {"model", "processing", "data", "train", "evaluation", "build", "serve", "cli", "demo", "api", "loading"},
     "data": {"train", "evaluation", "build", "serve", "cli", "demo"},
     "evaluation": {"train", "build", "cli", "demo"},
     "train": {"evaluation", "build", "cli", "demo", "serve"},

@@ -22,33 +22,33 @@ import torch
 from torch import nn
 
 from languagebind.errors import InputError
-from languagebind.model.checkpoint import (
-    TOKENIZER_FILES,
-    load_single,
-    read_config,
-    save_official,
-    save_ours,
+from languagebind.loading import (
+    Checkpoints,
+    PathLike,
+    build_model,
+    checkpoint_dirs,
+    default_tokenizer,
+    load_into,
+    prepare_precision,
 )
+from languagebind.model.checkpoint import TOKENIZER_FILES, read_config, save_official, save_ours
 from languagebind.model.config import VISION_MODALITIES, CheckpointConfig, VisionConfig
 from languagebind.model.core import LanguageBindModel, checkpoint_view, init_weights
 from languagebind.model.lora import merge_lora
-from languagebind.model.text import HFTextTower, build_text_tower
+from languagebind.model.text import HFTextTower
 from languagebind.precision import (
     PRECISIONS,
     apply_precision,
     float32_features,
     input_dtype,
-    prepare_auto,
     resolve_device,
 )
-from languagebind.processing import CLIPTokenizer, ProcessorConfig, build_processor
+from languagebind.processing import ProcessorConfig, build_processor
 from languagebind.utils.prefetch import batched, prefetch_map
 
 DEFAULT_TEMPLATES = ("a photo of a {}.",)
 PREPROCESSING_VERSION = "1"
 
-PathLike = str | Path
-Checkpoints = PathLike | Mapping[str, PathLike]
 
 
 @dataclass
@@ -98,18 +98,18 @@ class LanguageBind(nn.Module):
         ``geometry`` optionally changes a tower's ``image_size`` / ``num_frames`` (position and temporal
         tables are resampled bicubically). The text tower is loaded once when the checkpoints share it.
         """
-        dirs = _checkpoint_dirs(checkpoints)
+        dirs = checkpoint_dirs(checkpoints)
         configs = {m: read_config(d, None if m == "_" else m) for m, d in dirs.items()}
         configs = {c.modality: c for c in configs.values()} if "_" in dirs else configs
         dirs = {c.modality: d for c, d in zip(configs.values(), dirs.values(), strict=True)}
         for m, changes in (geometry or {}).items():
             configs[m] = configs[m].with_geometry(**changes)
-        _before_build(configs, device, precision)
-        model = _build(configs, meta=True)
+        prepare_precision(configs, device, precision)
+        model = build_model(configs, meta=True)
         for modality, directory in dirs.items():
-            _load_into(model, modality, directory)
+            load_into(model, modality, directory)
         first_dir = next(iter(dirs.values()))
-        return cls(model, _tokenizer(model, first_dir), dirs, resolve_device(device), precision)
+        return cls(model, default_tokenizer(model, first_dir), dirs, resolve_device(device), precision)
 
     @classmethod
     def from_config(cls, configs: PathLike | CheckpointConfig | Mapping[str, PathLike | CheckpointConfig],
@@ -124,13 +124,13 @@ class LanguageBind(nn.Module):
             if key != "_" and key != cfg.modality:
                 raise InputError(key, f"the config is a {cfg.modality} config")
             parsed[cfg.modality] = cfg
-        _before_build(parsed, device, precision)
-        model = _build(parsed, meta=False)
+        prepare_precision(parsed, device, precision)
+        model = build_model(parsed, meta=False)
         generator = torch.Generator().manual_seed(seed)
         init_weights(model.towers, generator)
         if not isinstance(model.text, HFTextTower):
             init_weights(model.text, generator)
-        return cls(model, _tokenizer(model, None), dict.fromkeys(parsed), resolve_device(device), precision)
+        return cls(model, default_tokenizer(model, None), dict.fromkeys(parsed), resolve_device(device), precision)
 
     # -- inputs ----------------------------------------------------------------------------------------
     @property
@@ -327,61 +327,6 @@ def processor_config(vision: VisionConfig) -> ProcessorConfig:
     if vision.modality == "audio":
         return ProcessorConfig(num_mel_bins=vision.image_size[0], target_length=vision.image_size[1], **common)
     return ProcessorConfig(image_size=vision.image_size[0], **common)
-
-
-def _checkpoint_dirs(checkpoints: Checkpoints) -> dict[str, Path]:
-    if isinstance(checkpoints, (str, Path)):
-        return {"_": Path(checkpoints)}
-    if not isinstance(checkpoints, Mapping) or not checkpoints:
-        raise InputError(checkpoints, "give a checkpoint directory or a non-empty {modality: directory} mapping")
-    for m in checkpoints:
-        if m not in VISION_MODALITIES:
-            raise InputError(m, f"unknown modality; known: {', '.join(VISION_MODALITIES)}")
-    return {m: Path(d) for m, d in checkpoints.items()}
-
-
-def _before_build(configs: dict[str, CheckpointConfig], device: str | torch.device | None, precision: str) -> None:
-    if precision == "auto":  # time the candidate modes while no weights are in memory
-        prepare_auto([c.vision for c in configs.values()], resolve_device(device))
-
-
-def _build(configs: dict[str, CheckpointConfig], meta: bool) -> LanguageBindModel:
-    first = next(iter(configs.values()))
-    text = build_text_tower(first.text) if first.text.kind != "clip" else None
-    if not meta:
-        return LanguageBindModel(configs, text)
-    with torch.device("meta"):
-        return LanguageBindModel(configs, text)
-
-
-def _load_into(model: LanguageBindModel, modality: str, directory: Path) -> None:
-    """Load one checkpoint; its text weights go to the shared tower, or to its own if they differ."""
-    config = model.configs[modality]
-    view = checkpoint_view(model, modality)
-    state = load_single(directory, view, config)
-    text_state = {k[len("text."):]: v for k, v in state.items() if k.startswith("text.")}
-    shared = model.text
-    if text_state and not _is_meta(shared):
-        current = shared.state_dict()
-        if not all(torch.equal(current[k], v) for k, v in text_state.items()):
-            model.extra_text[modality] = build_text_tower(config.text).to_empty(device="cpu")
-            model.extra_text[modality].load_state_dict(text_state, assign=True)
-        state = {k: v for k, v in state.items() if not k.startswith("text.")}
-        view = checkpoint_view(model, modality)
-        del view.text
-    view.load_state_dict(state, strict=True, assign=True)
-    # assign=True replaces the Parameter objects: re-bind the logit scale held by the dict.
-    model.logit_scales[modality] = view.logit_scale
-
-
-def _is_meta(module: nn.Module) -> bool:
-    return any(p.is_meta for p in module.parameters())
-
-
-def _tokenizer(model: LanguageBindModel, directory: Path | None) -> Any:
-    if isinstance(model.text, HFTextTower):
-        return model.text.tokenizer
-    return CLIPTokenizer.from_dir(directory)
 
 
 def _check_texts(texts: Any) -> list[str]:
