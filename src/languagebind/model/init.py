@@ -68,13 +68,7 @@ def init_from_clip(model: LanguageBindModel, modality: str, clip_dir: str | Path
     state, unknown = official_to_ours(raw)
     if unknown:
         raise CheckpointError(file, f"keys that match no CLIP name: {', '.join(sorted(unknown)[:10])}")
-    view = checkpoint_view(model, modality)
-    target = view.state_dict()
-    config = model.configs[modality]
-    state = _adapt(state, target, config)
-    fitted = fit_state({k: v for k, v in state.items() if k in target} | {
-        k: v for k, v in target.items() if k not in state}, view, file, config)
-    view.load_state_dict(fitted)
+    _load_adapted(model, modality, state, file)
 
 
 @torch.no_grad()
@@ -82,15 +76,18 @@ def init_from_tower(model: LanguageBindModel, modality: str, source: torch.nn.Mo
     """Start ``model``'s ``modality`` tower from ``source`` (a trained ``VisionTower`` of the same width and
     patch size): tensors of equal shape are copied, the rest derived as from CLIP (temporal layers, 3-D kernels,
     per-frame CLS; position tables resampled to the new grid). The text tower is left as it is."""
-    tower = model.towers[modality]
     state = {f"vision.{k}": v for k, v in source.state_dict().items()}
-    target = {f"vision.{k}": v for k, v in tower.state_dict().items()}
+    _load_adapted(model, modality, state, Path("the source tower"))
+
+
+def _load_adapted(model: LanguageBindModel, modality: str, state: dict[str, torch.Tensor], source: Path) -> None:
+    """Load ``state`` (our names) into the checkpoint view of ``modality``: missing tensors derived by
+    ``_adapt``, those it cannot derive kept as they are, geometry tables resampled (``fit_state``)."""
     view = checkpoint_view(model, modality)
-    full = view.state_dict()
-    adapted = _adapt(state, target, model.configs[modality])
-    fitted = fit_state({k: adapted.get(k, v) for k, v in full.items()}, view, Path("the source tower"),
-                       model.configs[modality])
-    view.load_state_dict(fitted)
+    target = view.state_dict()
+    config = model.configs[modality]
+    state = _adapt(state, target, config)
+    view.load_state_dict(fit_state({k: state.get(k, v) for k, v in target.items()}, view, source, config))
 
 
 def _adapt(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor],
