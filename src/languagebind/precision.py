@@ -26,7 +26,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable
-from functools import partial
+from functools import cache, partial
 
 import torch
 from torch import nn
@@ -149,6 +149,7 @@ def release_free_memory() -> None:
         libc.malloc_trim(0)
 
 
+@cache
 def _libc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None
@@ -169,7 +170,6 @@ def quantize_int8(module: nn.Module) -> int:
     memory than the fp32 model held. Returns the count.
     """
     merge_lora(module)
-    select_int8_engine()
     names = int8_targets(module)
     for count, name in enumerate(names, 1):
         parent_name, _, attr = name.rpartition(".")
@@ -187,7 +187,7 @@ def select_int8_engine() -> str:
     """Set torch's quantised engine for dynamic int8 Linear layers, once per process: fbgemm (``x86``) where
     torch has it, else torch's default; ``LANGUAGEBIND_INT8_ENGINE`` (e.g. ``onednn``) overrides.
 
-    Layers are packed for the engine in effect when they are quantised, so this runs before any quantisation.
+    Layers are packed for the engine in effect when they are quantised, so ``dynamic_int8`` calls this first.
     oneDNN was up to 15 % faster on single ViT-L layers here, but no faster on whole towers, and on a full-size
     video batch (16k rows per matmul) it held 7 GB where fbgemm held 2.7 GB.
     """
@@ -207,6 +207,7 @@ def dynamic_int8(linear: nn.Linear) -> nn.Module:
     from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
     from torch.ao.quantization import per_channel_dynamic_qconfig
 
+    select_int8_engine()  # the weights are packed for the engine in effect now
     linear = copy.copy(linear.merged() if isinstance(linear, LoRALinear) else linear)
     linear.qconfig = per_channel_dynamic_qconfig  # per output channel: robust to outlier rows, same speed
     with warnings.catch_warnings():
@@ -226,7 +227,6 @@ def int8_probe_cosine(tower: nn.Module, seed: int = 0) -> float:
     The simulation runs the fp32 tower with every target Linear's output replaced by its dynamically quantised
     counterpart's (one layer quantised at a time, so no second copy of the weights is held).
     """
-    select_int8_engine()
     pixels = probe_pixels(tower.config, torch.Generator().manual_seed(seed)).to(input_dtype(tower))
     with torch.inference_mode():
         reference = tower(pixels).float()
