@@ -50,3 +50,24 @@ def test_reversed_clips_swap_direction_and_skip_held_out_combinations(train) -> 
                {k: v for k, v in train.metas[i].items() if k != "direction"}
     caption = train.views(origin[0], "video", meta=metas[0]).captions[0]
     assert metas[0]["direction"] in caption.split() and np.all(np.diff(origin) > 0)
+
+
+def test_hard_negatives_vary_only_the_named_attributes_and_skip_held_out_pairs(train) -> None:
+    from languagebind.build.synthetic.captions import caption
+
+    vocab = CONFIG.vocabulary()
+    held = vocab.held_out()["direction"]
+    for i, meta in enumerate(train.metas):
+        views = train.views(i, "video", coarse=True, full_share=0.5, contrast=("direction", "speed"), vocab=vocab)
+        full = caption("video", meta)
+        assert views.contrast[0] == full and full not in views.contrast[1:]
+        # 4 directions x 2 speeds, minus the truth, minus the held-out direction (unless it is the true one)
+        assert len(views.contrast) - 1 == 7 - 2 * (held[meta["category"]] != meta["direction"])
+        assert all(f" {held[meta['category']]} " not in f" {c} " for c in views.contrast[1:])
+        prefix = full.split(" moving ")[0]
+        assert all(c.split(" moving ")[0] == prefix for c in views.contrast)  # the rest of the caption unchanged
+        coarse = [c for c in views.captions if c != full]
+        assert views.captions.count(full) == len(coarse)  # half of the draws give the full caption
+    assert train.views(0, "video").contrast == ()
+    with pytest.raises(ValueError, match="vocabulary"):
+        train.views(0, "video", contrast=("speed",))

@@ -67,3 +67,8 @@ def test_a_tower_starts_from_another_trained_tower():
                        source.encoder.layers[0].self_attn.v_proj.weight)  # temporal layers from spatial ones
     assert tower.embeddings.position_embedding.shape[-2] == 1 + 6 * 6  # 4x4 grid resampled to 6x6
     assert all(torch.equal(v, text_before[k]) for k, v in video.text.state_dict().items())
+    official = tower.encoder.layers[0].temporal.embedding.clone()
+    width = official.shape[-1]
+    init_from_tower(video, "video", image.towers["image"], temporal_std=1.0)
+    wider = tower.encoder.layers[0].temporal.embedding
+    assert torch.allclose(wider, official * width ** 0.5)  # same draw, the requested scale

@@ -40,27 +40,29 @@ class PairLoader:
     """
 
     def __init__(self, modality: str, config: ProcessorConfig, texts: TextSampler,
-                 augment: AugmentConfig | None = None, train: bool = True) -> None:
+                 augment: AugmentConfig | None = None, train: bool = True, contrast: bool = False) -> None:
         self.modality, self.config, self.texts = modality, config, texts
         self.augment, self.train = augment, train
+        self.contrast = contrast and train  # hand on the record's hard negatives (TextViews.contrast)
         self.processor = build_processor(modality, config)
 
     def __call__(self, record: PairRecord, rng: np.random.Generator) -> LoadedSample:
         texts = self.texts
         text = texts.sample(record.texts, rng, record.id) if self.train else texts.fixed(record.texts, record.id)
+        contrast = record.texts.contrast if self.contrast else ()
         source = pick_source(record, self.modality, text.keyframe, rng if self.train else None)
         if isinstance(source, torch.Tensor):
             pixels = source.float()
             flip = self.augment.flip if self.train and self.augment is not None and self.modality in SPATIAL else 0
             if flip and rng.random() < flip:
                 pixels = pixels.flip(-1)
-            return LoadedSample(record.id, pixels, text)
+            return LoadedSample(record.id, pixels, text, contrast=contrast)
         with materialized(source, self.modality, record, self.processor.limits) as item:
             if self.train and self.augment is not None:
                 pixels = augment_item(self.modality, item, self.config, self.augment, rng)
             else:
                 pixels = self.processor.load(item)
-        return LoadedSample(record.id, pixels, text)
+        return LoadedSample(record.id, pixels, text, contrast=contrast)
 
 
 def pick_source(record: PairRecord, modality: str, keyframe: int | None,

@@ -47,12 +47,14 @@ class DataError(LanguageBindError):
 
 @dataclass(frozen=True)
 class LoadedSample:
-    """A decoded training pair; ``seed`` drives the model-side randomness of the sample (patch dropout)."""
+    """A decoded training pair; ``seed`` drives the model-side randomness of the sample (patch dropout);
+    ``contrast``: the record's hard negatives (``TextViews.contrast``), when training uses them."""
 
     id: str
     pixels: torch.Tensor
     text: TextChoice
     seed: int = 0
+    contrast: tuple[str, ...] = ()
 
 
 class SampleLoader(Protocol):
@@ -82,9 +84,23 @@ def collate(samples: Sequence[LoadedSample], tokenize: Tokenize) -> dict[str, An
     """Stack pixels, tokenize texts; keep ids, texts, the views they came from and the sample seeds."""
     texts = [s.text.text for s in samples]
     tokens = tokenize(texts)
-    return {"pixels": torch.stack([s.pixels for s in samples]), "input_ids": tokens["input_ids"],
-            "attention_mask": tokens["attention_mask"], "texts": texts, "ids": [s.id for s in samples],
-            "views": [s.text.view for s in samples], "seeds": torch.tensor([s.seed for s in samples])}
+    out = {"pixels": torch.stack([s.pixels for s in samples]), "input_ids": tokens["input_ids"],
+           "attention_mask": tokens["attention_mask"], "texts": texts, "ids": [s.id for s in samples],
+           "views": [s.text.view for s in samples], "seeds": torch.tensor([s.seed for s in samples])}
+    if any(s.contrast for s in samples):
+        out["contrast"] = collate_contrast([s.contrast for s in samples], tokenize)
+    return out
+
+
+def collate_contrast(lists: Sequence[tuple[str, ...]], tokenize: Tokenize) -> dict[str, Any]:
+    """Hard-negative lists (true caption first) -> flat texts and tokens, and a (B, K) mask of real entries
+    (lists are padded to the longest with their first text, masked out; a sample without a list is all out)."""
+    width = max(len(c) for c in lists)
+    mask = torch.tensor([[k < len(c) for k in range(width)] if len(c) > 1 else [False] * width for c in lists])
+    texts = [c[k] if k < len(c) else (c[0] if c else "") for c in lists for k in range(width)]
+    tokens = tokenize(texts)
+    return {"texts": texts, "input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"],
+            "mask": mask}
 
 
 class _Batches(IterableDataset):

@@ -34,7 +34,12 @@ POLISHED_PREFIX = "In the video, "  # the official shards store polished caption
 
 @dataclass(frozen=True)
 class TextViews:
-    """The texts of one clip; empty strings mean absent."""
+    """The texts of one clip; empty strings mean absent.
+
+    ``contrast`` is not a view to train on but hard negatives for one: a true caption of the clip followed by
+    variants of it that are false for the clip (one detail changed, as NegCLIP's), which the trainer's
+    ``contrast_weight`` term ranks below the true one.
+    """
 
     raw: str = ""
     video_caption: str = ""
@@ -42,18 +47,20 @@ class TextViews:
     sound_caption: str = ""
     keyframe_captions: tuple[str, ...] = ()
     captions: tuple[str, ...] = ()
+    contrast: tuple[str, ...] = ()
 
     @classmethod
     def from_ours(cls, text: Mapping[str, object]) -> TextViews:
         """Our manifest's ``text`` object (every field optional)."""
-        unknown = set(text) - set(VIEWS)
+        unknown = set(text) - {*VIEWS, "contrast"}
         if unknown:
-            raise InputError(str(sorted(unknown)), f"unknown text fields; known: {', '.join(VIEWS)}")
+            raise InputError(str(sorted(unknown)), f"unknown text fields; known: {', '.join(VIEWS)}, contrast")
         return cls(raw=_string(text.get("raw")), video_caption=_string(text.get("video_caption")),
                    polished_caption=_string(text.get("polished_caption")),
                    sound_caption=_string(text.get("sound_caption")),
                    keyframe_captions=_strings(text.get("keyframe_captions"), "keyframe_captions"),
-                   captions=_strings(text.get("captions"), "captions"))
+                   captions=_strings(text.get("captions"), "captions"),
+                   contrast=_strings(text.get("contrast"), "contrast"))
 
     @classmethod
     def from_official(cls, fields: Mapping[str, object]) -> TextViews:

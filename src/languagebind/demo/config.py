@@ -52,6 +52,12 @@ class TowerPreset:
     # this modality (naming only what it perceives)
     texts: dict[str, float] = field(default_factory=lambda: {"captions": 1.0})
     coarse_captions: bool = True  # also train on coarser true captions ("a photo of a star", "... of a red star")
+    full_caption_share: float | None = None  # with coarse captions: share of draws giving the full one (None: even)
+    # hard negatives: the full caption with these attributes changed (e.g. [direction, speed]), ranked below the
+    # true one by an extra loss term of this weight, at this (sharp) temperature; see docs/demo.md
+    hard_negatives: tuple[str, ...] = ()
+    hard_weight: float = 1.0
+    hard_temperature: float = 0.02
     flip: bool = False  # random horizontal flips (never for video: "left" would become "right")
     shift: int = 0  # random translations of up to this many pixels (not for audio)
     keyframes: int = 1  # depth / thermal: train on this many keyframes per clip (one drawn per sample)
@@ -60,11 +66,17 @@ class TowerPreset:
     # start from another trained tower of this run (e.g. video from image, as LanguageBind starts every tower
     # from CLIP's image tower; same width and patch size) instead of random weights
     init_from: str | None = None
+    temporal_std: float | None = None  # with init_from: std of the new frame embeddings (None: official D^-0.5)
+    lr_multipliers: dict[str, float] = field(default_factory=dict)  # parameter-name glob -> lr multiplier
 
     def __post_init__(self) -> None:
         size = self.image_size
         object.__setattr__(self, "image_size", (size, size) if isinstance(size, int) else tuple(size))
         object.__setattr__(self, "texts", dict(self.texts))
+        object.__setattr__(self, "lr_multipliers", dict(self.lr_multipliers))
+        object.__setattr__(self, "hard_negatives", tuple(self.hard_negatives))
+        if self.full_caption_share is not None and not 0 < self.full_caption_share < 1:
+            raise ConfigError(f"full_caption_share must be in (0, 1): {self.full_caption_share}")
         if self.steps < 1 or self.batch_size < 2 or self.width % self.heads:
             raise ConfigError(f"tower preset needs steps >= 1, batch_size >= 2, width % heads == 0: {self}")
         if self.keyframes < 1 or self.video_frames < 0 or (self.shift and (self.keyframes > 1 or self.video_frames)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from languagebind.build.synthetic.captions import caption, perceived
+from languagebind.build.synthetic.vocab import Vocabulary
 from languagebind.data.text import TextViews
 from languagebind.errors import InputError
 from languagebind.processing import ProcessorConfig, build_processor
@@ -61,15 +63,24 @@ class Split:
         picks = [middle, *[int(k) for k in spread if k != middle][:count - 1]]
         return [self.root / value[k] for k in picks]
 
-    def views(self, index: int, modality: str, coarse: bool = False, meta: dict[str, Any] | None = None
+    def views(self, index: int, modality: str, coarse: bool = False, meta: dict[str, Any] | None = None,
+              full_share: float | None = None, contrast: Sequence[str] = (), vocab: Vocabulary | None = None
               ) -> TextViews:
         """The item's VIDAL text views plus, as the ``captions`` view, its caption of ``modality`` (naming what
-        that modality perceives) and, with ``coarse``, the coarser true captions of :func:`coarse_captions`.
+        that modality perceives) and, with ``coarse``, the coarser true captions of :func:`coarse_captions`
+        (``full_share``: the share of draws that give the full caption, else one in the list's length).
+        ``contrast``: attributes whose other values (in ``vocab``) make the hard negatives (:func:`hard_negatives`).
         ``meta`` replaces the item's ground truth (an augmented copy of the item)."""
         views = TextViews.from_ours(self.texts[index])
         meta = self.metas[index] if meta is None else meta
-        captions = (caption(modality, meta), *(coarse_captions(modality, meta) if coarse else ()))
-        return dataclasses.replace(views, captions=captions)
+        full = caption(modality, meta)
+        coarser = coarse_captions(modality, meta) if coarse else []
+        repeats = max(1, round(full_share * len(coarser) / (1 - full_share))) if coarser and full_share else 1
+        if contrast and vocab is None:
+            raise ValueError("hard negatives (contrast) need the dataset's vocabulary")
+        negatives = hard_negatives(modality, meta, contrast, vocab) if contrast and vocab is not None else ()
+        return dataclasses.replace(views, captions=(full,) * repeats + tuple(coarser),
+                                   contrast=(full, *negatives) if negatives else ())
 
 
 def coarse_captions(modality: str, meta: dict[str, Any]) -> list[str]:
@@ -79,6 +90,20 @@ def coarse_captions(modality: str, meta: dict[str, Any]) -> list[str]:
     category = {"category": seen["category"]}
     return [caption(modality, category)] + [caption(modality, {**category, a: v}) for a, v in seen.items()
                                            if a != "category"]
+
+
+def hard_negatives(modality: str, meta: dict[str, Any], attributes: Sequence[str], vocab: Vocabulary) -> list[str]:
+    """False captions that differ from the item's full caption only in ``attributes``: every other combination
+    of their values (direction x speed: 7), minus those naming a (category, value) pair held out of training."""
+    held_out = vocab.held_out()
+    out = []
+    for values in itertools.product(*(vocab.values(a) for a in attributes)):
+        changed = dict(zip(attributes, values, strict=True))
+        if all(meta[a] == v for a, v in changed.items()) or any(
+                held_out.get(a, {}).get(meta["category"]) == v for a, v in changed.items()):
+            continue
+        out.append(caption(modality, {**meta, **changed}))
+    return out
 
 
 def read_split(manifest: str | Path, name: str) -> Split:

@@ -11,14 +11,16 @@ Layout of the output directory (default ``runs/demo``)::
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import os
 import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -29,6 +31,9 @@ from languagebind.demo.evaluate import SplitEmbeddings, evaluate
 from languagebind.demo.targets import check_targets
 from languagebind.demo.text import TextBank
 from languagebind.utils.io import write_json_atomic, write_text_atomic
+
+if TYPE_CHECKING:
+    from languagebind.build.synthetic.vocab import Vocabulary
 
 SPLITS = ("train", "test", "compositional")
 Log = Callable[[str], None]
@@ -99,16 +104,20 @@ def train_towers(out_dir: Path, config: DemoConfig, splits: Mapping[str, Split],
         pixels = split_tensors(train, m, processor_config(holder.model.configs[m].vision), out_dir / "cache",
                                views=item_views)
         decode_seconds += time.perf_counter() - started
-        views = [train.views(i, m, preset.coarse_captions) for i in range(len(train))]
+        text_views = functools.partial(train.views, modality=m, coarse=preset.coarse_captions,
+                                       full_share=preset.full_caption_share, contrast=preset.hard_negatives,
+                                       vocab=vocabulary(config))
+        views = [text_views(i) for i in range(len(train))]
         ids = list(train.ids)
         if m == "video" and preset.reverse:
-            backwards, origin, metas = reversed_clips(train, pixels, held_out(config))
+            backwards, origin, metas = reversed_clips(train, pixels, vocabulary(config).held_out())
             pixels = torch.cat([pixels, backwards])
-            views += [train.views(i, m, preset.coarse_captions, meta) for i, meta in zip(origin, metas, strict=True)]
+            views += [text_views(i, meta=meta) for i, meta in zip(origin, metas, strict=True)]
             ids += [f"{train.ids[i]}#reversed" for i in origin]
         items = ItemViews(pixels) if item_views.many else pixels
         sampler = TextSampler.from_spec(dict(preset.texts))
-        new = bank.add(choice.text for v in views for choice, _ in sampler.options(v))
+        new = bank.add(itertools.chain((choice.text for v in views for choice, _ in sampler.options(v)),
+                                       (text for v in views for text in v.contrast)))
         bank.save()
         log(f"tower {m}: {len(views)} pairs, {new} new texts embedded; training {preset.steps} steps "
             f"(batch {preset.batch_size}, {preset.layers} layers x {preset.width}, input {tuple(pixels.shape[1:])})")
@@ -120,11 +129,11 @@ def train_towers(out_dir: Path, config: DemoConfig, splits: Mapping[str, Split],
     return directories, losses, decode_seconds
 
 
-def held_out(config: DemoConfig) -> dict[str, dict[str, object]]:
-    """``{attribute: {category: value}}`` held out of training (the compositional split's combinations)."""
+def vocabulary(config: DemoConfig) -> Vocabulary:
+    """The dataset's attribute vocabulary (``held_out()``: the compositional split's combinations)."""
     from languagebind.build.synthetic.config import SyntheticConfig
 
-    return SyntheticConfig(**config.data).vocabulary().held_out()
+    return SyntheticConfig(**config.data).vocabulary()
 
 
 def text_bank_path(out_dir: Path, config: DemoConfig) -> Path:

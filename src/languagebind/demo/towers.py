@@ -84,7 +84,7 @@ def train_tower(modality: str, preset: TowerPreset, config: DemoConfig, text_tow
     model = LanguageBindModel({modality: checkpoint}, text=text_tower)
     init_weights(model.towers, torch.Generator().manual_seed(config.seed))
     if start_from is not None:
-        init_from_tower(model, modality, start_from)
+        init_from_tower(model, modality, start_from, preset.temporal_std)
     lb = LanguageBind(model, getattr(text_tower, "tokenizer", None), {modality: None})
     items = ShiftedItems(pixels, preset.shift, config.seed) if preset.shift and modality != "audio" else pixels
     run_dir = out_dir.parent / f".{out_dir.name}-run"
@@ -93,8 +93,10 @@ def train_tower(modality: str, preset: TowerPreset, config: DemoConfig, text_tow
         modality=modality, train_data=MemoryRecords(modality, items, list(views), ids, origin=f"demo-{modality}"),
         tuning="full", augment=preset.flip and modality != "video", flip=0.5,  # a flip turns "left" into "right"
         text_weights=dict(preset.texts), batch_size=preset.batch_size, max_steps=preset.steps, lr=preset.lr,
-        weight_decay=preset.weight_decay, warmup_steps=preset.warmup, init_temp=preset.temperature,
-        learn_temp=preset.learn_temperature,
+        weight_decay=preset.weight_decay, lr_multipliers=dict(preset.lr_multipliers), warmup_steps=preset.warmup,
+        init_temp=preset.temperature, learn_temp=preset.learn_temperature,
+        contrast_weight=preset.hard_weight if preset.hard_negatives else 0.0,
+        contrast_temperature=preset.hard_temperature,
         save_every=preset.steps, keep_checkpoints=1, log_every=1, progress=progress, seed=config.seed,
         device="cpu", precision=preset.precision)
     started = time.perf_counter()

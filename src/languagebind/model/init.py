@@ -72,26 +72,32 @@ def init_from_clip(model: LanguageBindModel, modality: str, clip_dir: str | Path
 
 
 @torch.no_grad()
-def init_from_tower(model: LanguageBindModel, modality: str, source: torch.nn.Module) -> None:
+def init_from_tower(model: LanguageBindModel, modality: str, source: torch.nn.Module,
+                    temporal_std: float | None = None) -> None:
     """Start ``model``'s ``modality`` tower from ``source`` (a trained ``VisionTower`` of the same width and
     patch size): tensors of equal shape are copied, the rest derived as from CLIP (temporal layers, 3-D kernels,
-    per-frame CLS; position tables resampled to the new grid). The text tower is left as it is."""
+    per-frame CLS; position tables resampled to the new grid). The text tower is left as it is.
+
+    ``temporal_std``: std of the new temporal (frame) embeddings instead of the official ``D^-0.5``. At the
+    official scale a small tower hardly tells its frames apart at first, and learns the arrow of time (motion
+    direction) slowly; see docs/demo.md."""
     state = {f"vision.{k}": v for k, v in source.state_dict().items()}
-    _load_adapted(model, modality, state, Path("the source tower"))
+    _load_adapted(model, modality, state, Path("the source tower"), temporal_std)
 
 
-def _load_adapted(model: LanguageBindModel, modality: str, state: dict[str, torch.Tensor], source: Path) -> None:
+def _load_adapted(model: LanguageBindModel, modality: str, state: dict[str, torch.Tensor], source: Path,
+                  temporal_std: float | None = None) -> None:
     """Load ``state`` (our names) into the checkpoint view of ``modality``: missing tensors derived by
     ``_adapt``, those it cannot derive kept as they are, geometry tables resampled (``fit_state``)."""
     view = checkpoint_view(model, modality)
     target = view.state_dict()
     config = model.configs[modality]
-    state = _adapt(state, target, config)
+    state = _adapt(state, target, config, temporal_std)
     view.load_state_dict(fit_state({k: state.get(k, v) for k, v in target.items()}, view, source, config))
 
 
-def _adapt(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor],
-           config: CheckpointConfig) -> dict[str, torch.Tensor]:
+def _adapt(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor], config: CheckpointConfig,
+           temporal_std: float | None = None) -> dict[str, torch.Tensor]:
     """Derive the tensors a plain CLIP checkpoint lacks (temporal layers, 3-D kernels, per-frame CLS)."""
     out = dict(state)
     width = config.vision.transformer.width
@@ -104,7 +110,7 @@ def _adapt(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor],
             if source in out:
                 out[key] = out[source].clone()
         elif key.endswith(".temporal.embedding") and key not in out:
-            out[key] = torch.randn(want.shape, generator=generator) * width ** -0.5
+            out[key] = torch.randn(want.shape, generator=generator) * (temporal_std or width ** -0.5)
         elif key == "vision.embeddings.proj.weight" and key in out and want.dim() == 5 and out[key].dim() == 4:
             kernel = torch.zeros(want.shape, dtype=out[key].dtype)
             kernel[:, :, 0] = out[key]

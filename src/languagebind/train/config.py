@@ -58,6 +58,9 @@ class TrainConfig:
     init_temp: float | None = 0.07  # None keeps the checkpoint's temperature
     learn_temp: bool = True
     max_logit_scale: float = 100.0
+    # hard negatives (TextViews.contrast): weight of the term ranking each item's true caption above them
+    contrast_weight: float = 0.0
+    contrast_temperature: float = 0.02
     # -- data ----------------------------------------------------------------------------------------------
     train_data: Any = None  # manifest .jsonl | annotation .json (+ data_root) | shard pattern / list
     val_data: Any = None
@@ -122,6 +125,7 @@ class TrainConfig:
             (self.save_every >= 1 and self.keep_checkpoints >= 1 and self.log_every >= 1,
              "save_every, keep_checkpoints and log_every must be >= 1"),
             (self.workers >= 0 and self.text_chunk >= 1 and self.val_samples >= 0, "workers, text_chunk, val_samples"),
+            (self.contrast_weight >= 0 and self.contrast_temperature > 0, "contrast_weight >= 0, temperature > 0"),
             (self.max_logit_scale > 0 and len(self.betas) == 2 and len(self.crop_scale) == 2, "betas / crop_scale"),
         ]
         for ok, message in checks:

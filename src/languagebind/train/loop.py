@@ -41,7 +41,7 @@ from languagebind.train.distributed import (
     sum_int,
 )
 from languagebind.train.evaluate import heldout_recall
-from languagebind.train.loss import contrastive_loss, gather, gather_with_grad
+from languagebind.train.loss import contrastive_loss, gather, gather_with_grad, hard_negative_loss
 from languagebind.train.metrics import RunLog
 from languagebind.train.model import TrainingTower, build_model, frozen_fingerprint, make_tokenizer
 from languagebind.train.optim import build_optimizer, clamp_temperature, select_trainable, set_lr
@@ -229,7 +229,7 @@ def training_batches(cfg: TrainConfig, lb: LanguageBind, tokenize: Callable, inf
     m = cfg.modality
     augment = AugmentConfig(tuple(cfg.crop_scale), cfg.flip, cfg.audio_chunks) if cfg.augment else None
     loader = PairLoader(m, processor_config(lb.model.configs[m].vision), TextSampler.from_spec(cfg.text_weights),
-                        augment, train=True)
+                        augment, train=True, contrast=cfg.contrast_weight > 0)
     source = open_source(cfg.train_data, cfg.data_root)
     dataset = build_batches(source, loader, tokenize, cfg.batch_size, cfg.seed,
                             Partition(info.rank, info.world_size, max(1, cfg.workers)), start.batches,
@@ -271,6 +271,7 @@ def optimization_step(ddp: torch.nn.Module, tower: TrainingTower, core: Language
         with autocast:
             features = ddp(batch["pixels"].to(device, non_blocking=True), batch["seeds"])
         loss = contrastive_loss(gather_with_grad(features), all_text, scale)
+        loss = loss + contrast_term(features, micro, texts, cfg)
         loss.backward()
         return loss.detach()
     # gradient cache: features without grad, the loss gradient w.r.t. them, then re-forward each micro-batch
@@ -282,6 +283,7 @@ def optimization_step(ddp: torch.nn.Module, tower: TrainingTower, core: Language
                 cached.append(tower(batch["pixels"].to(device), batch["seeds"]))
     features = torch.cat(cached).requires_grad_(True)
     loss = contrastive_loss(gather_with_grad(features), all_text, scale)
+    loss = loss + contrast_term(features, micro, texts, cfg)
     loss.backward()
     grads = features.grad.split([f.shape[0] for f in cached])
     for j, batch in enumerate(micro):
@@ -291,6 +293,27 @@ def optimization_step(ddp: torch.nn.Module, tower: TrainingTower, core: Language
             again = ddp(batch["pixels"].to(device), batch["seeds"])
         again.backward(grads[j])
     return loss.detach()
+
+
+def contrast_term(features: torch.Tensor, micro: list[dict[str, Any]], texts: TextEmbeddings,
+                  cfg: TrainConfig) -> torch.Tensor | float:
+    """``contrast_weight`` x the hard-negative loss of this process's samples (``TextViews.contrast``); 0 when
+    off or no sample has negatives. Per sample, so under DDP the averaged gradients are the global batch's."""
+    if cfg.contrast_weight <= 0 or not any("contrast" in b for b in micro):
+        return 0.0
+    found = [(b["pixels"].shape[0], b.get("contrast")) for b in micro]
+    width = max(c["mask"].shape[1] for _, c in found if c is not None)
+    contrast = torch.zeros(features.shape[0], width, features.shape[-1], device=features.device)
+    mask = torch.zeros(features.shape[0], width, dtype=torch.bool)
+    start = 0
+    for rows, c in found:
+        if c is not None:
+            embedded = texts(c["texts"], c["input_ids"], c["attention_mask"])
+            contrast[start:start + rows, :c["mask"].shape[1]] = embedded.view(rows, -1, embedded.shape[-1])
+            mask[start:start + rows, :c["mask"].shape[1]] = c["mask"]
+        start += rows
+    return cfg.contrast_weight * hard_negative_loss(features, contrast, mask.to(features.device),
+                                                   cfg.contrast_temperature)
 
 
 def rng_snapshot(device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:

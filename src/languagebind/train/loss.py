@@ -52,3 +52,16 @@ def contrastive_loss(item_features: torch.Tensor, text_features: torch.Tensor,
     logits = logit_scale.exp() * item_features.float() @ text_features.float().T
     labels = torch.arange(logits.shape[0], device=logits.device)
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+
+
+def hard_negative_loss(item_features: torch.Tensor, contrast: torch.Tensor, mask: torch.Tensor,
+                       temperature: float) -> torch.Tensor:
+    """Each item ranks its true caption (``contrast[:, 0]``) above its hard negatives (``contrast[:, 1:]``):
+    cross-entropy over ``item . contrast / temperature`` of (B, P) items and (B, K, P) texts, entries where
+    ``mask`` (B, K) is False left out; samples without negatives do not count. 0 when no sample has any."""
+    logits = torch.einsum("bp,bkp->bk", item_features.float(), contrast.float()) / temperature
+    used = mask.any(1)
+    if not bool(used.any()):
+        return logits.sum() * 0.0
+    logits = logits[used].masked_fill(~mask[used], float("-inf"))
+    return F.cross_entropy(logits, torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device))
