@@ -102,7 +102,7 @@ def decode_frames(path: str, indices: list[int]) -> tuple[dict[int, np.ndarray],
             stream.thread_type = "AUTO"
             for decoded, frame in enumerate(container.decode(stream), start=1):
                 if decoded - 1 in wanted:
-                    found[decoded - 1] = frame.to_ndarray(format="rgb24")
+                    found[decoded - 1] = frame.to_ndarray(format="rgb24", threads=1)
                 if decoded - 1 >= last:
                     break
     except av.FFmpegError as err:
