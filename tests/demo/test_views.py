@@ -58,7 +58,7 @@ def test_hard_negatives_vary_only_the_named_attributes_and_skip_held_out_pairs(t
     vocab = CONFIG.vocabulary()
     held = vocab.held_out()["direction"]
     for i, meta in enumerate(train.metas):
-        views = train.views(i, "video", coarse=True, full_share=0.5, contrast=("direction", "speed"), vocab=vocab)
+        views = train.views(i, "video", coarse=True, full_share=0.5, contrast=(("direction", "speed"),), vocab=vocab)
         full = caption("video", meta)
         assert views.contrast[0] == full and full not in views.contrast[1:]
         # 4 directions x 2 speeds, minus the truth, minus the held-out direction (unless it is the true one)
@@ -69,5 +69,11 @@ def test_hard_negatives_vary_only_the_named_attributes_and_skip_held_out_pairs(t
         coarse = [c for c in views.captions if c != full]
         assert views.captions.count(full) == len(coarse)  # half of the draws give the full caption
     assert train.views(0, "video").contrast == ()
+    meta = train.metas[0]
+    other = train.views(0, "video", contrast=(("speed",), ("category",)), vocab=vocab).contrast[1:]
+    categories = [c for c in vocab.categories if c != meta["category"]
+                  and vocab.held_out()["direction"][c] != meta["direction"]
+                  and vocab.held_out()["colour"][c] != meta["colour"] and vocab.held_out()["count"][c] != meta["count"]]
+    assert len(other) == 1 + len(categories)  # the other speed, then each category whose pairs are not held out
     with pytest.raises(ValueError, match="vocabulary"):
-        train.views(0, "video", contrast=("speed",))
+        train.views(0, "video", contrast=(("speed",),))

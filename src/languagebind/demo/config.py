@@ -53,9 +53,9 @@ class TowerPreset:
     texts: dict[str, float] = field(default_factory=lambda: {"captions": 1.0})
     coarse_captions: bool = True  # also train on coarser true captions ("a photo of a star", "... of a red star")
     full_caption_share: float | None = None  # with coarse captions: share of draws giving the full one (None: even)
-    # hard negatives: the full caption with these attributes changed (e.g. [direction, speed]), ranked below the
-    # true one by an extra loss term of this weight, at this (sharp) temperature; see docs/demo.md
-    hard_negatives: tuple[str, ...] = ()
+    # hard negatives: the full caption with the attributes of one group changed (e.g. [[direction, speed],
+    # [category]]), ranked below the true one by an extra loss term of this weight, at this (sharp) temperature
+    hard_negatives: tuple[tuple[str, ...], ...] = ()
     hard_weight: float = 1.0
     hard_temperature: float = 0.02
     flip: bool = False  # random horizontal flips (never for video: "left" would become "right")
@@ -74,7 +74,7 @@ class TowerPreset:
         object.__setattr__(self, "image_size", (size, size) if isinstance(size, int) else tuple(size))
         object.__setattr__(self, "texts", dict(self.texts))
         object.__setattr__(self, "lr_multipliers", dict(self.lr_multipliers))
-        object.__setattr__(self, "hard_negatives", tuple(self.hard_negatives))
+        object.__setattr__(self, "hard_negatives", tuple(tuple(group) for group in self.hard_negatives))
         if self.full_caption_share is not None and not 0 < self.full_caption_share < 1:
             raise ConfigError(f"full_caption_share must be in (0, 1): {self.full_caption_share}")
         if self.steps < 1 or self.batch_size < 2 or self.width % self.heads:

@@ -64,12 +64,13 @@ class Split:
         return [self.root / value[k] for k in picks]
 
     def views(self, index: int, modality: str, coarse: bool = False, meta: dict[str, Any] | None = None,
-              full_share: float | None = None, contrast: Sequence[str] = (), vocab: Vocabulary | None = None
-              ) -> TextViews:
+              full_share: float | None = None, contrast: Sequence[Sequence[str]] = (),
+              vocab: Vocabulary | None = None) -> TextViews:
         """The item's VIDAL text views plus, as the ``captions`` view, its caption of ``modality`` (naming what
         that modality perceives) and, with ``coarse``, the coarser true captions of :func:`coarse_captions`
         (``full_share``: the share of draws that give the full caption, else one in the list's length).
-        ``contrast``: attributes whose other values (in ``vocab``) make the hard negatives (:func:`hard_negatives`).
+        ``contrast``: groups of attributes whose other values (in ``vocab``) make the hard negatives
+        (:func:`hard_negatives`).
         ``meta`` replaces the item's ground truth (an augmented copy of the item)."""
         views = TextViews.from_ours(self.texts[index])
         meta = self.metas[index] if meta is None else meta
@@ -92,17 +93,21 @@ def coarse_captions(modality: str, meta: dict[str, Any]) -> list[str]:
                                            if a != "category"]
 
 
-def hard_negatives(modality: str, meta: dict[str, Any], attributes: Sequence[str], vocab: Vocabulary) -> list[str]:
-    """False captions that differ from the item's full caption only in ``attributes``: every other combination
-    of their values (direction x speed: 7), minus those naming a (category, value) pair held out of training."""
+def hard_negatives(modality: str, meta: dict[str, Any], groups: Sequence[Sequence[str]], vocab: Vocabulary
+                   ) -> list[str]:
+    """False captions that differ from the item's full caption only in the attributes of one group: per group,
+    every other combination of their values (``[direction, speed]``: 7, ``[category]``: 9), minus those naming a
+    (category, value) pair held out of training."""
     held_out = vocab.held_out()
     out = []
-    for values in itertools.product(*(vocab.values(a) for a in attributes)):
-        changed = dict(zip(attributes, values, strict=True))
-        if all(meta[a] == v for a, v in changed.items()) or any(
-                held_out.get(a, {}).get(meta["category"]) == v for a, v in changed.items()):
-            continue
-        out.append(caption(modality, {**meta, **changed}))
+    for attributes in groups:
+        for values in itertools.product(*(vocab.values(a) for a in attributes)):
+            changed = dict(zip(attributes, values, strict=True))
+            category = changed.get("category", meta["category"])
+            if all(meta[a] == v for a, v in changed.items()) or any(
+                    held_out.get(a, {}).get(category) == v for a, v in {**meta, **changed}.items()):
+                continue
+            out.append(caption(modality, {**meta, **changed}))
     return out
 
 
