@@ -75,5 +75,7 @@ def test_hard_negatives_vary_only_the_named_attributes_and_skip_held_out_pairs(t
                   and vocab.held_out()["direction"][c] != meta["direction"]
                   and vocab.held_out()["colour"][c] != meta["colour"] and vocab.held_out()["count"][c] != meta["count"]]
     assert len(other) == 1 + len(categories)  # the other speed, then each category whose pairs are not held out
+    audio = train.views(0, "audio", contrast=(("direction", "speed"),), vocab=vocab).contrast
+    assert len(audio) == 2  # audio does not hear direction: only the other speed is a false caption
     with pytest.raises(ValueError, match="vocabulary"):
         train.views(0, "video", contrast=(("speed",),))

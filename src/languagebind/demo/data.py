@@ -97,18 +97,21 @@ def hard_negatives(modality: str, meta: dict[str, Any], groups: Sequence[Sequenc
                    ) -> list[str]:
     """False captions that differ from the item's full caption only in the attributes of one group: per group,
     every other combination of their values (``[direction, speed]``: 7, ``[category]``: 9), minus those naming a
-    (category, value) pair held out of training."""
+    (category, value) pair held out of training; each once, and none the modality's caption cannot tell from the
+    true one (an attribute it does not perceive)."""
     held_out = vocab.held_out()
-    out = []
+    true = caption(modality, meta)
+    out: dict[str, None] = {}
     for attributes in groups:
         for values in itertools.product(*(vocab.values(a) for a in attributes)):
             changed = dict(zip(attributes, values, strict=True))
             category = changed.get("category", meta["category"])
-            if all(meta[a] == v for a, v in changed.items()) or any(
-                    held_out.get(a, {}).get(category) == v for a, v in {**meta, **changed}.items()):
+            if any(held_out.get(a, {}).get(category) == v for a, v in {**meta, **changed}.items()):
                 continue
-            out.append(caption(modality, {**meta, **changed}))
-    return out
+            variant = caption(modality, {**meta, **changed})
+            if variant != true:
+                out[variant] = None
+    return list(out)
 
 
 def read_split(manifest: str | Path, name: str) -> Split:

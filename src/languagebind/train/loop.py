@@ -298,7 +298,8 @@ def optimization_step(ddp: torch.nn.Module, tower: TrainingTower, core: Language
 def contrast_term(features: torch.Tensor, micro: list[dict[str, Any]], texts: TextEmbeddings,
                   cfg: TrainConfig) -> torch.Tensor | float:
     """``contrast_weight`` x the hard-negative loss of this process's samples (``TextViews.contrast``); 0 when
-    off or no sample has negatives. Per sample, so under DDP the averaged gradients are the global batch's."""
+    off or no sample has negatives. It involves no other sample, so under DDP the averaged gradients are those of
+    the global batch's mean (exactly when every process has as many samples with negatives)."""
     if cfg.contrast_weight <= 0 or not any("contrast" in b for b in micro):
         return 0.0
     found = [(b["pixels"].shape[0], b.get("contrast")) for b in micro]
