@@ -110,7 +110,8 @@ def _adapt(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor], conf
             if source in out:
                 out[key] = out[source].clone()
         elif key.endswith(".temporal.embedding") and key not in out:
-            out[key] = torch.randn(want.shape, generator=generator) * (temporal_std or width ** -0.5)
+            std = width ** -0.5 if temporal_std is None else temporal_std
+            out[key] = torch.randn(want.shape, generator=generator) * std
         elif key == "vision.embeddings.proj.weight" and key in out and want.dim() == 5 and out[key].dim() == 4:
             kernel = torch.zeros(want.shape, dtype=out[key].dtype)
             kernel[:, :, 0] = out[key]
