@@ -123,6 +123,12 @@ def test_text_cache_is_exact_on_and_off() -> None:
     reference = plain(texts[::-1], tokens["input_ids"].flip(0), tokens["attention_mask"].flip(0)).flip(0)
     assert torch.equal(first, reference[:7]) and torch.equal(again, reference[3:])
     assert cached.hits == 4 and cached.misses == 11 and len(cached.cache) == 11 and not plain.cache
+    asked = []
+    lazy = TextEmbeddings(encode, torch.device("cpu"), chunk=4, tokenize=lambda t: asked.append(t) or lb.tokenize(t))
+    assert torch.equal(lazy(texts[:7]), reference[:7]) and torch.equal(lazy(texts[3:]), reference[3:])
+    assert asked == [texts[:7], texts[7:]]  # without tokens, only the texts not cached yet are tokenized
+    with pytest.raises(ValueError, match="tokenize"):
+        TextEmbeddings(encode, torch.device("cpu"))(["never seen"])
 
 
 def test_patch_dropout_keeps_cls_and_one_choice_per_clip() -> None:

@@ -88,19 +88,18 @@ def collate(samples: Sequence[LoadedSample], tokenize: Tokenize) -> dict[str, An
            "attention_mask": tokens["attention_mask"], "texts": texts, "ids": [s.id for s in samples],
            "views": [s.text.view for s in samples], "seeds": torch.tensor([s.seed for s in samples])}
     if any(s.contrast for s in samples):
-        out["contrast"] = collate_contrast([s.contrast for s in samples], tokenize)
+        out["contrast"] = collate_contrast([s.contrast for s in samples])
     return out
 
 
-def collate_contrast(lists: Sequence[tuple[str, ...]], tokenize: Tokenize) -> dict[str, Any]:
-    """Hard-negative lists (true caption first) -> flat texts and tokens, and a (B, K) mask of real entries
-    (lists are padded to the longest with their first text, masked out; a sample without a list is all out)."""
+def collate_contrast(lists: Sequence[tuple[str, ...]]) -> dict[str, Any]:
+    """Hard-negative lists (true caption first) -> flat texts and a (B, K) mask of real entries (lists are padded
+    to the longest with their first text, masked out; a sample without a list is all out). Not tokenized: these
+    texts repeat, and the text cache tokenizes only those it has not embedded yet."""
     width = max(len(c) for c in lists)
     mask = torch.tensor([[k < len(c) for k in range(width)] if len(c) > 1 else [False] * width for c in lists])
     texts = [c[k] if k < len(c) else (c[0] if c else "") for c in lists for k in range(width)]
-    tokens = tokenize(texts)
-    return {"texts": texts, "input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"],
-            "mask": mask}
+    return {"texts": texts, "mask": mask}
 
 
 class _Batches(IterableDataset):

@@ -95,9 +95,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: str | None = None, *, m
     runlog = RunLog(run_dir, info.rank, info.is_main, cfg.tensorboard)
     if start.step:
         runlog.truncate_after(start.step)
-    texts = TextEmbeddings(lambda ids, mask: core.encode_text(ids, mask, modality=m), info.device, cfg.text_chunk,
-                           cfg.text_cache_size, cfg.text_cache, text_cache)
     tokenize = make_tokenizer(lb)
+    texts = TextEmbeddings(lambda ids, mask: core.encode_text(ids, mask, modality=m), info.device, cfg.text_chunk,
+                           cfg.text_cache_size, cfg.text_cache, text_cache, tokenize)
     batches = training_batches(cfg, lb, tokenize, info, start)
     ddp = DistributedDataParallel(tower, device_ids=[info.device] if info.device.type == "cuda" else None) \
         if info.initialized else tower
@@ -309,7 +309,7 @@ def contrast_term(features: torch.Tensor, micro: list[dict[str, Any]], texts: Te
     start = 0
     for rows, c in found:
         if c is not None:
-            embedded = texts(c["texts"], c["input_ids"], c["attention_mask"])
+            embedded = texts(c["texts"])
             contrast[start:start + rows, :c["mask"].shape[1]] = embedded.view(rows, -1, embedded.shape[-1])
             mask[start:start + rows, :c["mask"].shape[1]] = c["mask"]
         start += rows

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 EncodeText = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Tokenize = Callable[[list[str]], dict[str, torch.Tensor]]
 
 
 class TextEmbeddings:
@@ -28,14 +29,18 @@ class TextEmbeddings:
     """
 
     def __init__(self, encode: EncodeText, device: torch.device, chunk: int = 64, capacity: int = 200_000,
-                 enabled: bool = True, shared: dict[str, torch.Tensor] | None = None) -> None:
-        self.encode, self.device, self.chunk = encode, device, chunk
+                 enabled: bool = True, shared: dict[str, torch.Tensor] | None = None,
+                 tokenize: Tokenize | None = None) -> None:
+        self.encode, self.device, self.chunk, self.tokenize = encode, device, chunk, tokenize
         self.capacity, self.enabled = capacity, enabled
         self.cache: dict[str, torch.Tensor] = shared if shared is not None else OrderedDict()
         self.hits = self.misses = 0
 
     @torch.no_grad()
-    def __call__(self, texts: Sequence[str], input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def __call__(self, texts: Sequence[str], input_ids: torch.Tensor | None = None,
+                 attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Embeddings of ``texts``; the tokens (rows of ``texts``) are needed only for texts not cached: without
+        them, those texts are tokenized here (``tokenize``)."""
         found: dict[str, torch.Tensor] = {}
         missing: dict[str, int] = {}  # text -> its first row in the batch
         for row, text in enumerate(texts):
@@ -49,8 +54,14 @@ class TextEmbeddings:
                 missing[text] = row
         self.misses += len(missing)
         if missing:
-            rows = torch.tensor(list(missing.values()))
-            fresh = self.encode_rows(input_ids[rows], attention_mask[rows])
+            if input_ids is None or attention_mask is None:
+                if self.tokenize is None:
+                    raise ValueError("texts not in the cache need their tokens or a tokenize function")
+                tokens = self.tokenize(list(missing))
+                fresh = self.encode_rows(tokens["input_ids"], tokens["attention_mask"])
+            else:
+                rows = torch.tensor(list(missing.values()))
+                fresh = self.encode_rows(input_ids[rows], attention_mask[rows])
             for text, embedding in zip(missing, fresh, strict=True):
                 found[text] = embedding
                 if self.enabled:
