@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from languagebind.build.sample import Rejected
+from languagebind.processing.video import set_decoder_threads
 
 POSITIONS = ("linspace", "official")
 
@@ -99,7 +100,7 @@ def decode_frames(path: str, indices: list[int]) -> tuple[dict[int, np.ndarray],
     try:
         with av.open(path) as container:
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            set_decoder_threads(stream)
             for decoded, frame in enumerate(container.decode(stream), start=1):
                 if decoded - 1 in wanted:
                     found[decoded - 1] = frame.to_ndarray(format="rgb24", threads=1)

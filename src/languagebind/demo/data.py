@@ -77,9 +77,11 @@ class Split:
         full = caption(modality, meta)
         coarser = coarse_captions(modality, meta) if coarse else []
         repeats = max(1, round(full_share * len(coarser) / (1 - full_share))) if coarser and full_share else 1
-        if contrast and vocab is None:
-            raise ValueError("hard negatives (contrast) need the dataset's vocabulary")
-        negatives = hard_negatives(modality, meta, contrast, vocab) if contrast and vocab is not None else ()
+        negatives: list[str] = []
+        if contrast:
+            if vocab is None:
+                raise ValueError("hard negatives (contrast) need the dataset's vocabulary")
+            negatives = hard_negatives(modality, meta, contrast, vocab)
         return dataclasses.replace(views, captions=(full,) * repeats + tuple(coarser),
                                    contrast=(full, *negatives) if negatives else ())
 

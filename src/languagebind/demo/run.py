@@ -92,6 +92,7 @@ def train_towers(out_dir: Path, config: DemoConfig, splits: Mapping[str, Split],
     bank = TextBank(lambda texts: holder.encode("text", texts, batch_size=256), text_bank_path(out_dir, config))
     sources = {p.init_from for p in config.towers.values() if p.init_from}
     todo.sort(key=lambda m: m not in sources)  # a tower others start from is trained first
+    vocab = vocabulary(config)
     for m in todo:
         preset = config.towers[m]
         start_from = None
@@ -106,11 +107,11 @@ def train_towers(out_dir: Path, config: DemoConfig, splits: Mapping[str, Split],
         decode_seconds += time.perf_counter() - started
         text_views = functools.partial(train.views, modality=m, coarse=preset.coarse_captions,
                                        full_share=preset.full_caption_share, contrast=preset.hard_negatives,
-                                       vocab=vocabulary(config))
+                                       vocab=vocab)
         views = [text_views(i) for i in range(len(train))]
         ids = list(train.ids)
         if m == "video" and preset.reverse:
-            backwards, origin, metas = reversed_clips(train, pixels, vocabulary(config).held_out())
+            backwards, origin, metas = reversed_clips(train, pixels, vocab.held_out())
             pixels = torch.cat([pixels, backwards])
             views += [text_views(i, meta=meta) for i, meta in zip(origin, metas, strict=True)]
             ids += [f"{train.ids[i]}#reversed" for i in origin]
