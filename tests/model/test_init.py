@@ -72,3 +72,26 @@ def test_a_tower_starts_from_another_trained_tower():
     init_from_tower(video, "video", image.towers["image"], temporal_std=1.0)
     wider = tower.encoder.layers[0].temporal.embedding
     assert torch.allclose(wider, official * width ** 0.5)  # same draw, the requested scale
+
+
+def test_a_tower_starts_from_one_with_another_patch_size():
+    import torch.nn.functional as F
+
+    from languagebind.model.core import init_weights
+    from languagebind.model.init import init_from_tower
+    from languagebind.model.presets import tiny_config
+    from languagebind.model.resample import resize_patch_kernel
+
+    image = LanguageBindModel({"image": tiny_config("image", image_size=24, patch_size=6)})
+    init_weights(image, torch.Generator().manual_seed(1))
+    video = LanguageBindModel({"video": tiny_config("video", image_size=32, patch_size=8, num_frames=2)})
+    init_from_tower(video, "video", image.towers["image"])
+    old, new = image.towers["image"].embeddings.proj.weight, video.towers["video"].embeddings.proj.weight
+    assert new.shape[-2:] == (8, 8) and torch.equal(new, resize_patch_kernel(old, (8, 8)))
+    # a 6x6 patch upsampled to 8x8 gets the token the old kernel gave it (pseudo-inverse resize)
+    patch = torch.randn(4, old.shape[1], 6, 6)
+    upsampled = F.interpolate(patch, size=(8, 8), mode="bilinear", align_corners=False)
+    before = torch.einsum("nchw,dchw->nd", patch, old)
+    after = torch.einsum("nchw,dchw->nd", upsampled, new)
+    assert torch.allclose(before, after, atol=1e-4)
+    assert video.towers["video"].embeddings.position_embedding.shape[-2] == 1 + 4 * 4  # 4x4 grid kept

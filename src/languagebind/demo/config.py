@@ -64,7 +64,7 @@ class TowerPreset:
     video_frames: int = 0  # image: also train on this many frames of the clip's video (one view drawn per sample)
     reverse: bool = False  # video: also train on every clip played backwards (direction swapped in its captions)
     # start from another trained tower of this run (e.g. video from image, as LanguageBind starts every tower
-    # from CLIP's image tower; same width and patch size) instead of random weights
+    # from CLIP's image tower; same width, the patch kernel resized to another patch size) instead of random weights
     init_from: str | None = None
     temporal_std: float | None = None  # with init_from: std of the new frame embeddings (None: official D^-0.5)
     lr_multipliers: dict[str, float] = field(default_factory=dict)  # parameter-name glob -> lr multiplier

@@ -21,7 +21,7 @@ from torch import nn
 from languagebind.errors import CheckpointError, ConfigError
 from languagebind.model.config import CheckpointConfig, from_official, to_official
 from languagebind.model.convert import official_to_ours, ours_to_official
-from languagebind.model.resample import resample_frames, resample_positions
+from languagebind.model.resample import resample_frames, resample_positions, resize_patch_kernel
 from languagebind.utils.io import atomic_write, write_json_atomic
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -81,8 +81,9 @@ def fit_state(state: dict[str, torch.Tensor], module: nn.Module, source: Path,
               config: CheckpointConfig) -> dict[str, torch.Tensor]:
     """Check ``state`` (our names) against ``module``'s keys and shapes; resample geometry tables.
 
-    Position tables, temporal embeddings and per-frame CLS tables are resampled (bicubic) when the
-    module's geometry differs from the checkpoint's; any other difference is an error naming the keys.
+    Position tables, temporal embeddings and per-frame CLS tables are resampled (bicubic), patch kernels resized
+    (pseudo-inverse, ``resize_patch_kernel``) when the module's geometry differs from the checkpoint's; any other
+    difference is an error naming the keys.
     """
     expected = module.state_dict()
     missing, unexpected = set(expected) - set(state), set(state) - set(expected)
@@ -112,6 +113,8 @@ def _resample(key: str, value: torch.Tensor, want: torch.Size, grid: tuple[int, 
         return resample_positions(value, old, grid) if old else None
     if (key.endswith("temporal.embedding") or key.endswith("embeddings.class_embedding")) and value.dim() == len(want):
         return resample_frames(value, want[-2]) if value.shape[-1] == want[-1] else None
+    if key.endswith("embeddings.proj.weight") and value.shape[:-2] == want[:-2]:
+        return resize_patch_kernel(value, (want[-2], want[-1]))
     return None
 
 

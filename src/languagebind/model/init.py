@@ -9,7 +9,8 @@
 * LoRA adapters keep their fresh initialisation (B = 0, so the tower starts equal to CLIP).
 
 ``init_from_tower`` applies the same rules to start one tower from another trained tower of the same width
-(e.g. a video tower from an image tower, as LanguageBind starts every tower from CLIP's image tower).
+(e.g. a video tower from an image tower, as LanguageBind starts every tower from CLIP's image tower); a
+different patch size is bridged by resizing the patch kernel (FlexiViT's pseudo-inverse resize).
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ def init_from_clip(model: LanguageBindModel, modality: str, clip_dir: str | Path
 @torch.no_grad()
 def init_from_tower(model: LanguageBindModel, modality: str, source: torch.nn.Module,
                     temporal_std: float | None = None) -> None:
-    """Start ``model``'s ``modality`` tower from ``source`` (a trained ``VisionTower`` of the same width and
-    patch size): tensors of equal shape are copied, the rest derived as from CLIP (temporal layers, 3-D kernels,
-    per-frame CLS; position tables resampled to the new grid). The text tower is left as it is.
+    """Start ``model``'s ``modality`` tower from ``source`` (a trained ``VisionTower`` of the same width):
+    tensors of equal shape are copied, the rest derived as from CLIP (temporal layers, 3-D kernels, per-frame
+    CLS; position tables resampled to the new grid, the patch kernel resized to another patch size). The text
+    tower is left as it is.
 
     ``temporal_std``: std of the new temporal (frame) embeddings instead of the official ``D^-0.5``. At the
     official scale a small tower hardly tells its frames apart at first, and learns the arrow of time (motion

@@ -35,3 +35,19 @@ def resample_frames(table: torch.Tensor, num_frames: int) -> torch.Tensor:
     image = F.interpolate(image, size=(1, num_frames), mode="bicubic", align_corners=False)
     out = image.squeeze(2).permute(0, 2, 1).to(table.dtype)
     return out.squeeze(0) if squeeze else out
+
+
+def resize_patch_kernel(kernel: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A patch-embedding kernel (D, C, p, p) or (D, C, t, p, p) -> spatial ``size``, by pseudo-inverse resizing
+    (FlexiViT, Beyer et al. 2023): a patch resized bilinearly to the new size and embedded with the new kernel
+    gives the token the old kernel gave the original patch (exactly when upsampling, in least squares otherwise).
+    """
+    old = tuple(kernel.shape[-2:])
+    if old == tuple(size):
+        return kernel
+    basis = torch.eye(old[0] * old[1], dtype=torch.float64).reshape(-1, 1, *old)
+    resize = F.interpolate(basis, size=tuple(size), mode="bilinear", align_corners=False, antialias=False)
+    resize = resize.reshape(old[0] * old[1], size[0] * size[1])  # row i: basis patch i, resized
+    flat = kernel.double().reshape(-1, old[0] * old[1])
+    new = flat @ torch.linalg.pinv(resize).T  # solve resize @ w' = w for each kernel row
+    return new.reshape(*kernel.shape[:-2], *size).to(kernel.dtype)
