@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from languagebind.build.sample import Rejected
-from languagebind.processing.video import set_decoder_threads
+from languagebind.processing.video import decode_in_order
 
 POSITIONS = ("linspace", "official")
 
@@ -94,20 +94,9 @@ def keyframe_indices(frames: int, count: int, positions: str = "linspace") -> li
 
 def decode_frames(path: str, indices: list[int]) -> tuple[dict[int, np.ndarray], int]:
     """RGB uint8 frames at ``indices`` (decoding stops after the last one) and how many frames were decoded."""
-    wanted, last = set(indices), max(indices)
-    found: dict[int, np.ndarray] = {}
-    decoded = 0
-    try:
-        with av.open(path) as container:
-            stream = container.streams.video[0]
-            set_decoder_threads(stream)
-            for decoded, frame in enumerate(container.decode(stream), start=1):
-                if decoded - 1 in wanted:
-                    found[decoded - 1] = frame.to_ndarray(format="rgb24", threads=1)
-                if decoded - 1 >= last:
-                    break
-    except av.FFmpegError as err:
-        raise Rejected(path, "undecodable", f"decoding failed after {decoded} frames ({err})") from err
+    found, decoded, error = decode_in_order(path, indices)
+    if error is not None:
+        raise Rejected(path, "undecodable", f"decoding failed after {decoded} frames ({error})") from error
     return found, decoded
 
 

@@ -202,20 +202,34 @@ def set_decoder_threads(stream: Any) -> None:
 
 def _decode_in_order(path: Path, indices: np.ndarray) -> tuple[dict[int, np.ndarray], int]:
     """Decode in order, converting only the frames at ``indices`` to RGB; returns them and the frames decoded."""
-    wanted = set(indices.tolist())
+    frames, decoded, error = decode_in_order(path, indices)
+    if error is not None:
+        raise error
+    return frames, decoded
+
+
+def decode_in_order(path: str | Path, indices: Sequence[int] | np.ndarray
+                    ) -> tuple[dict[int, np.ndarray], int, av.FFmpegError | None]:
+    """Decode ``path`` in order up to the last of ``indices``, converting only the frames at ``indices`` to RGB
+    uint8: those frames, how many frames were decoded, and the codec's error if decoding failed part way (the
+    frames before it are kept; the VIDAL builder reports where a clip broke)."""
+    wanted = {int(i) for i in indices}
     last = max(wanted)
     frames: dict[int, np.ndarray] = {}
     decoded = 0
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        set_decoder_threads(stream)
-        for position, frame in enumerate(container.decode(stream)):
-            decoded = position + 1
-            if position in wanted:
-                frames[position] = frame.to_ndarray(format="rgb24", threads=1)
-            if position >= last:
-                break
-    return frames, decoded
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            set_decoder_threads(stream)
+            for position, frame in enumerate(container.decode(stream)):
+                decoded = position + 1
+                if position in wanted:
+                    frames[position] = frame.to_ndarray(format="rgb24", threads=1)
+                if position >= last:
+                    break
+    except av.FFmpegError as err:
+        return frames, decoded, err
+    return frames, decoded, None
 
 
 def _duration_seconds(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float | None:
