@@ -17,8 +17,8 @@ from typing import Any
 import torch
 
 from languagebind.api import LanguageBind, processor_config
-from languagebind.build.synthetic.captions import zero_shot_labels
-from languagebind.build.synthetic.vocab import CATEGORIES
+from languagebind.data.synthetic.captions import zero_shot_labels
+from languagebind.data.synthetic.vocab import CATEGORIES
 from languagebind.demo.data import read_split, split_tensors
 from languagebind.precision import hardware_summary
 from languagebind.utils.io import write_json_atomic

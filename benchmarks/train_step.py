@@ -38,10 +38,10 @@ def measure(preset: str, precision: str, text_cache: bool, checkpointing: bool, 
     """One configuration, in this process."""
     import torch
 
-    from languagebind.train.config import TrainConfig
     from languagebind.train.loop import optimization_step, set_initial_temperature
-    from languagebind.train.model import TrainingTower, build_model
     from languagebind.train.optim import build_optimizer, select_trainable
+    from languagebind.train.recipe import TrainConfig
+    from languagebind.train.start import TrainingTower, build_model
     from languagebind.train.text_cache import TextEmbeddings
 
     torch.set_num_threads(threads)

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from languagebind.api import LanguageBind
+from languagebind.model.presets import tiny_config
+
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,3 +56,15 @@ def hf_clip(tmp_path_factory) -> tuple[Path, object]:
     directory = tmp_path_factory.mktemp("clip")
     model.save_pretrained(directory)
     return directory, model
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("tiny-image-ckpt")
+    LanguageBind.from_config(tiny_config("image"), seed=3).save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_checkpoint: Path) -> LanguageBind:
+    return LanguageBind.from_pretrained(tiny_checkpoint, device="cpu")

@@ -22,15 +22,6 @@ import torch
 from torch import nn
 
 from languagebind.errors import InputError
-from languagebind.loading import (
-    Checkpoints,
-    PathLike,
-    build_model,
-    checkpoint_dirs,
-    default_tokenizer,
-    load_into,
-    prepare_precision,
-)
 from languagebind.model.checkpoint import TOKENIZER_FILES, read_config, save_official, save_ours
 from languagebind.model.config import VISION_MODALITIES, CheckpointConfig, VisionConfig
 from languagebind.model.core import LanguageBindModel, checkpoint_view, init_weights
@@ -42,6 +33,15 @@ from languagebind.precision import (
     float32_features,
     input_dtype,
     resolve_device,
+)
+from languagebind.pretrained import (
+    Checkpoints,
+    PathLike,
+    build_model,
+    checkpoint_dirs,
+    default_tokenizer,
+    load_into,
+    prepare_precision,
 )
 from languagebind.processing import ProcessorConfig, build_processor
 from languagebind.utils.prefetch import batched, prefetch_map

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from languagebind.data.augment import AugmentConfig, augment_item, crop_window
-from languagebind.data.loading import PairLoader
+from languagebind.data.pairs import PairLoader
 from languagebind.data.records import MemoryRecords
 from languagebind.data.shards import iter_shard, shard_record
 from languagebind.data.sources import iter_samples, open_source

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from languagebind.cli.main import main
-from languagebind.demo.config import MODALITIES, load_config, parse_config
+from languagebind.demo.presets import MODALITIES, load_config, parse_config
 from languagebind.demo.run import run_demo
 from languagebind.errors import ConfigError
 

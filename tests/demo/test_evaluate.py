@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from languagebind.build.synthetic.captions import caption, perceived
+from languagebind.data.synthetic.captions import caption, perceived
 from languagebind.demo.evaluate import SplitEmbeddings, evaluate, perceived_names, shared_attributes
 from languagebind.demo.targets import check_targets
 

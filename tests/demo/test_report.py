@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from languagebind.demo import figures
-from languagebind.demo.report import Example, ReportInputs, Result, build_report
+from languagebind.demo.html import Example, ReportInputs, Result, build_report
 from languagebind.demo.table import format_table
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from languagebind.demo.search import ItemIndex
 from languagebind.errors import InputError
+from languagebind.index.item_index import ItemIndex
 
 
 def unit(rows: np.ndarray) -> np.ndarray:

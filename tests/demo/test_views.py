@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from languagebind.build.synthetic.config import SyntheticConfig
-from languagebind.build.synthetic.generate import generate
+from languagebind.data.synthetic.generate import generate
+from languagebind.data.synthetic.options import SyntheticConfig
 from languagebind.demo.data import ItemViews, Views, read_split, reversed_clips, split_tensors
 from languagebind.processing import ProcessorConfig
 
@@ -53,7 +53,7 @@ def test_reversed_clips_swap_direction_and_skip_held_out_combinations(train) -> 
 
 
 def test_hard_negatives_vary_only_the_named_attributes_and_skip_held_out_pairs(train) -> None:
-    from languagebind.build.synthetic.captions import caption
+    from languagebind.data.synthetic.captions import caption
 
     vocab = CONFIG.vocabulary()
     held = vocab.held_out()["direction"]

@@ -8,8 +8,8 @@ import pytest
 
 from languagebind.errors import InputError
 from languagebind.evaluation import evaluate, get_benchmark
-from languagebind.evaluation.report import markdown_table
 from languagebind.evaluation.runner import spread_indices
+from languagebind.evaluation.tables import markdown_table
 from tests.evaluation.fakes import FakeEncoder
 from tests.evaluation.layouts import BUILDERS
 from tests.evaluation.reference import naive_expected

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from languagebind.train.checkpoint import find_resume
-from languagebind.train.config import TrainConfig
+from languagebind.train.recipe import TrainConfig
 from tests.data.helpers import make_clips, write_manifest, write_shards, write_vidal
 
 REPO = Path(__file__).resolve().parents[2]

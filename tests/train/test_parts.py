@@ -14,9 +14,7 @@ from languagebind.errors import CheckpointError, ConfigError
 from languagebind.model.core import LanguageBindModel
 from languagebind.model.presets import tiny_config as model_tiny_config
 from languagebind.train import checkpoint as ckpt
-from languagebind.train.config import TrainConfig
 from languagebind.train.loss import contrastive_loss
-from languagebind.train.model import build_model, drop_patches, lora_config
 from languagebind.train.optim import (
     build_optimizer,
     clamp_temperature,
@@ -24,6 +22,8 @@ from languagebind.train.optim import (
     select_trainable,
     set_lr,
 )
+from languagebind.train.recipe import TrainConfig
+from languagebind.train.start import build_model, drop_patches, lora_config
 from languagebind.train.text_cache import TextEmbeddings
 from tests.train.helpers import tiny_config, write_config
 

@@ -33,7 +33,7 @@ def test_tiny_run_learns_in_each_format(tmp_path: Path, fmt: str, modality: str)
 def test_frozen_text_is_bit_identical_and_lora_export_gives_the_trained_embeddings(tmp_path: Path) -> None:
     data = colour_data(tmp_path, "manifest", "image", n_train=16)
     cfg = tiny_config(tuning="lora", lora_r=4, lr=2e-2, coef_lr=1.0, max_steps=8, save_every=8, **data)
-    from languagebind.train.model import build_model
+    from languagebind.train.start import build_model
 
     before = {k: v.clone() for k, v in build_model(cfg).model.state_dict().items()}
     result = train(cfg, tmp_path / "run")

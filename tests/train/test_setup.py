@@ -10,7 +10,7 @@ import torch
 
 from languagebind.api import LanguageBind
 from languagebind.train.loop import train
-from languagebind.train.model import build_model
+from languagebind.train.start import build_model
 from tests.model.helpers import save_tiny_official
 from tests.train.helpers import colour_data, final_weights, max_difference, tiny_config
 

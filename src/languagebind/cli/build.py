@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise ConfigError("missing " + ", ".join(f"--{m}" for m in missing)
                           + " (or use --make-tiny-models DIR)")
-    from languagebind.build.builder import build
-    from languagebind.build.config import load_config
+    from languagebind.vidal.builder import build
+    from languagebind.vidal.plan import load_config
 
     overrides = dict(_parse_set(item) for item in args.set)
     if args.models_dir:
@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def make_tiny(directory: Path) -> int:
-    from languagebind.build.config import last_tiny_models_record
-    from languagebind.build.tiny_models import make_tiny_models
+    from languagebind.vidal.plan import last_tiny_models_record
+    from languagebind.vidal.tiny_models import make_tiny_models
 
     written = make_tiny_models(directory)
     record = last_tiny_models_record()

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched: the language tower ships in a package
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from languagebind.demo.config import load_config
+    from languagebind.demo.presets import load_config
     from languagebind.demo.run import run_demo
     from languagebind.demo.table import format_table
 

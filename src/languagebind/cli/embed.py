@@ -1,7 +1,7 @@
 """`languagebind embed`: files -> L2-normalised embeddings (.npy) + one JSON line per row (.jsonl).
 
 ``--out X.npy`` embeds the given files in one go. ``languagebind embed DIR --out OUT_DIR`` (no ``.npy``) embeds a
-whole collection into resumable shards (``languagebind.serve.collection``); run it under ``torchrun`` to share
+whole collection into resumable shards (``languagebind.collection.embed``); run it under ``torchrun`` to share
 the work between processes or machines.
 """
 
@@ -69,7 +69,7 @@ def write_embeddings(out: Path, embeddings, paths: list[str]) -> None:
 
 def run_collection(args: argparse.Namespace) -> int:
     """DIR mode: this process's shards of the collection (rank and world from ``torchrun``'s environment)."""
-    from languagebind.serve.collection import CollectionSettings, embed_collection, rank_and_world
+    from languagebind.collection.embed import CollectionSettings, embed_collection, rank_and_world
 
     if len(args.paths) != 1 or not Path(args.paths[0]).is_dir():
         raise InputError(args.out, "without a .npy suffix --out is a collection output directory; give exactly "

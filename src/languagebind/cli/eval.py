@@ -67,8 +67,8 @@ def evaluate_and_write(args: argparse.Namespace, benchmark: Benchmark) -> int:
     """Load the model, run the benchmark, write results.json and the Markdown table."""
     from languagebind.cli.common import load_model
     from languagebind.evaluation.cache import default_cache_dir
-    from languagebind.evaluation.report import markdown_table
     from languagebind.evaluation.runner import evaluate
+    from languagebind.evaluation.tables import markdown_table
     from languagebind.utils.io import write_json_atomic, write_text_atomic
 
     model = load_model(args)

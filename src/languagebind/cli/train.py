@@ -29,9 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from languagebind.train.config import TrainConfig
     from languagebind.train.distributed import barrier, init_distributed, shutdown
     from languagebind.train.loop import train
+    from languagebind.train.recipe import TrainConfig
 
     rank = int(os.environ.get("RANK", "0"))
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
@@ -66,7 +66,7 @@ def resolve_synthetic(cfg: Any, run_dir: Path) -> None:
 
 def synthetic_data(spec: str, run_dir: Path) -> tuple[str, str | None]:
     """``synthetic:<preset>:<split>[:<format>]`` -> (data spec, data root or None), generating when needed."""
-    from languagebind.build.synthetic import SPLITS, SyntheticConfig, generate
+    from languagebind.data.synthetic import SPLITS, SyntheticConfig, generate
     from languagebind.errors import ConfigError
 
     parts = spec.split(":")[1:]

@@ -2,7 +2,7 @@
 train-time augmentation and deterministic, resumable batch streams split by rank and DataLoader worker."""
 
 from languagebind.data.augment import AugmentConfig
-from languagebind.data.loading import PairLoader
+from languagebind.data.pairs import PairLoader
 from languagebind.data.records import Blob, MemoryRecords, PackedRecords, PairRecord
 from languagebind.data.sources import DataSource, build_batches, iter_samples, open_source
 from languagebind.data.stream import DataError, IndexedBatches, LoadedSample, Partition, ShardBatches

@@ -25,7 +25,7 @@ import torch
 
 from languagebind.errors import InputError
 from languagebind.processing.audio import read_audio, waveform_to_melspec
-from languagebind.processing.config import ProcessorConfig
+from languagebind.processing.constants import ProcessorConfig
 from languagebind.processing.depth import depth_to_unit, read_depth_metres
 from languagebind.processing.fbank import frame_geometry, num_frames, resample
 from languagebind.processing.image import ImageLimits, image_transform, open_image, pil_to_tensor, to_rgb

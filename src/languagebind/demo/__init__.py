@@ -11,9 +11,9 @@ __all__ = ["DemoConfig", "DemoResult", "load_config", "run_demo"]
 def __getattr__(name: str) -> Any:
     # Lazy: the CLI's argument parsing must not import torch.
     if name in ("DemoConfig", "load_config"):
-        from languagebind.demo import config
+        from languagebind.demo import presets
 
-        return getattr(config, name)
+        return getattr(presets, name)
     if name in ("DemoResult", "run_demo"):
         from languagebind.demo import run
 

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from languagebind.build.synthetic.captions import caption, perceived
-from languagebind.build.synthetic.vocab import Vocabulary
+from languagebind.data.synthetic.captions import caption, perceived
+from languagebind.data.synthetic.vocab import Vocabulary
 from languagebind.data.text import TextViews
 from languagebind.errors import InputError
 from languagebind.processing import ProcessorConfig, build_processor

@@ -21,14 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from languagebind.build.synthetic.captions import (
+from languagebind.data.synthetic.captions import (
     attributes_match,
     caption,
     caption_labels,
     perceived,
     zero_shot_labels,
 )
-from languagebind.build.synthetic.vocab import ATTRIBUTES
+from languagebind.data.synthetic.vocab import ATTRIBUTES
 from languagebind.evaluation.metrics import rank_metrics, target_ranks
 
 TextEncoder = Callable[[Sequence[str]], np.ndarray]  # texts -> (N, D) L2-normalised

@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from languagebind.demo.config import DemoConfig
 from languagebind.demo.data import Split, read_split, split_tensors
 from languagebind.demo.evaluate import SplitEmbeddings, evaluate
+from languagebind.demo.presets import DemoConfig
 from languagebind.demo.targets import check_targets
 from languagebind.demo.text import TextBank
 from languagebind.utils.io import write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
-    from languagebind.build.synthetic.vocab import Vocabulary
+    from languagebind.data.synthetic.vocab import Vocabulary
 
 SPLITS = ("train", "test", "compositional")
 Log = Callable[[str], None]
@@ -55,8 +55,8 @@ class DemoResult:
 
 def generate_data(out_dir: Path, config: DemoConfig, progress: bool, log: Log) -> dict[str, Split]:
     """VIDAL-mini under ``out_dir/data`` (generated, or reused when its parameters match)."""
-    from languagebind.build.synthetic.config import SyntheticConfig
-    from languagebind.build.synthetic.generate import generate
+    from languagebind.data.synthetic.generate import generate
+    from languagebind.data.synthetic.options import SyntheticConfig
 
     dataset = generate(out_dir / "data", SyntheticConfig(**config.data), progress=progress)
     made = "generated" if dataset.generated_items else "reused"
@@ -132,7 +132,7 @@ def train_towers(out_dir: Path, config: DemoConfig, splits: Mapping[str, Split],
 
 def vocabulary(config: DemoConfig) -> Vocabulary:
     """The dataset's attribute vocabulary (``held_out()``: the compositional split's combinations)."""
-    from languagebind.build.synthetic.config import SyntheticConfig
+    from languagebind.data.synthetic.options import SyntheticConfig
 
     return SyntheticConfig(**config.data).vocabulary()
 
@@ -164,7 +164,7 @@ def run_demo(out_dir: str | Path, config: DemoConfig, *, fresh: bool = False,
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from languagebind.api import LanguageBind
-    from languagebind.build.synthetic.vocab import CATEGORIES
+    from languagebind.data.synthetic.vocab import CATEGORIES
 
     out_dir = Path(out_dir)
     show = progress if progress is not None else sys.stderr.isatty()

@@ -8,13 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from languagebind.build.synthetic.captions import attributes_match, caption, zero_shot_labels
+from languagebind.data.synthetic.captions import attributes_match, caption, zero_shot_labels
 from languagebind.demo import figures
 from languagebind.demo.data import Split, split_tensors
 from languagebind.demo.evaluate import SplitEmbeddings
-from languagebind.demo.report import Example, ReportInputs, Result, build_report
-from languagebind.demo.search import ItemIndex
+from languagebind.demo.html import Example, ReportInputs, Result, build_report
 from languagebind.demo.text import TextBank
+from languagebind.index.item_index import ItemIndex
 
 PER_CATEGORY = 8  # items per category in the similarity matrices
 TOP = 5  # results shown per example

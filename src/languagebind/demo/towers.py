@@ -16,8 +16,8 @@ import torch
 
 from languagebind.api import LanguageBind
 from languagebind.data import MemoryRecords, TextViews
-from languagebind.demo.config import DemoConfig, TowerPreset
 from languagebind.demo.data import ItemViews, ShiftedItems
+from languagebind.demo.presets import DemoConfig, TowerPreset
 from languagebind.model.config import CheckpointConfig, TransformerConfig
 from languagebind.model.core import LanguageBindModel, init_weights
 from languagebind.model.init import init_from_tower

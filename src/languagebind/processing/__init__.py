@@ -7,7 +7,7 @@ build_processor("video", ProcessorConfig())(["a.mp4"])   # (B, 3, 8, 224, 224) f
 ```
 """
 
-from languagebind.processing.config import MODALITIES, OPENAI_MEAN, OPENAI_STD, ProcessorConfig
+from languagebind.processing.constants import MODALITIES, OPENAI_MEAN, OPENAI_STD, ProcessorConfig
 from languagebind.processing.processor import Processor, build_processor
 from languagebind.processing.tokenizer import CLIPTokenizer
 

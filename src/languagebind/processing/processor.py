@@ -9,7 +9,7 @@ import torch
 
 from languagebind.errors import InputError
 from languagebind.processing.audio import load_audio
-from languagebind.processing.config import MODALITIES, ProcessorConfig
+from languagebind.processing.constants import MODALITIES, ProcessorConfig
 from languagebind.processing.depth import load_depth
 from languagebind.processing.image import ImageLimits, load_image
 from languagebind.processing.video import load_video

@@ -9,7 +9,7 @@ __all__ = ["TrainConfig", "TrainResult", "export_run", "load_run", "train"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: `languagebind.train.config` stays importable without the model stack.
+    # Lazy: `languagebind.train.recipe` stays importable without the model stack.
     if name in ("train", "TrainResult"):
         from languagebind.train import loop
 
@@ -19,7 +19,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(export, name)
     if name == "TrainConfig":
-        from languagebind.train.config import TrainConfig
+        from languagebind.train.recipe import TrainConfig
 
         return TrainConfig
     raise AttributeError(f"module 'languagebind.train' has no attribute {name!r}")

@@ -29,7 +29,7 @@ import torch
 from safetensors.torch import load_file, save
 
 from languagebind.errors import CheckpointError
-from languagebind.utils.io import atomic_write, write_json_atomic
+from languagebind.utils.io import atomic_write, fsync_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
 TENSOR_FILES = ("trainable.safetensors", "optimizer.safetensors")
@@ -59,7 +59,7 @@ def save_checkpoint(run_dir: Path, step: int, trainable: dict[str, torch.Tensor]
     if final.exists():  # a re-run of the same step (after a resume): replace it
         shutil.rmtree(final)
     os.replace(tmp, final)
-    _fsync_dir(root)
+    fsync_dir(root)
     for old in list_checkpoints(run_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     for stale in root.glob(".tmp-step-*"):
@@ -163,14 +163,3 @@ def _b64(tensor: torch.Tensor) -> str:
 
 def _unb64(text: str) -> torch.Tensor:
     return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

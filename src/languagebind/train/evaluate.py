@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from languagebind.data import DataSource, PairLoader, iter_samples
-from languagebind.train.model import TrainingTower
+from languagebind.train.start import TrainingTower
 from languagebind.train.text_cache import TextEmbeddings
 
 Tokenize = Callable[[list[str]], dict[str, torch.Tensor]]

@@ -11,9 +11,9 @@ import torch
 from languagebind.api import LanguageBind
 from languagebind.errors import CheckpointError
 from languagebind.train import checkpoint as ckpt
-from languagebind.train.config import TrainConfig
-from languagebind.train.model import build_model, frozen_fingerprint, merged_for_export
 from languagebind.train.optim import select_trainable
+from languagebind.train.recipe import TrainConfig
+from languagebind.train.start import build_model, frozen_fingerprint, merged_for_export
 
 FORMATS = ("safetensors", "official")
 

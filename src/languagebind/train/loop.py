@@ -31,7 +31,6 @@ from languagebind.data import AugmentConfig, DataError, PairLoader, Partition, T
 from languagebind.errors import ConfigError
 from languagebind.model.core import LanguageBindModel
 from languagebind.train import checkpoint as ckpt
-from languagebind.train.config import TrainConfig
 from languagebind.train.distributed import (
     DistInfo,
     all_gather_objects,
@@ -42,9 +41,10 @@ from languagebind.train.distributed import (
 )
 from languagebind.train.evaluate import heldout_recall
 from languagebind.train.loss import contrastive_loss, gather, gather_with_grad, hard_negative_loss
-from languagebind.train.metrics import RunLog
-from languagebind.train.model import TrainingTower, build_model, frozen_fingerprint, make_tokenizer
 from languagebind.train.optim import build_optimizer, clamp_temperature, select_trainable, set_lr
+from languagebind.train.recipe import TrainConfig
+from languagebind.train.runlog import RunLog
+from languagebind.train.start import TrainingTower, build_model, frozen_fingerprint, make_tokenizer
 from languagebind.train.text_cache import TextEmbeddings
 from languagebind.utils.io import write_json_atomic
 

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from languagebind.model.core import LanguageBindModel
-from languagebind.train.config import TrainConfig
+from languagebind.train.recipe import TrainConfig
 
 HEAD = ("embeddings.class_embedding", "post_layernorm.", "projection.")
 NO_DECAY_WORDS = ("bias", "norm", "embedding", "logit_scale", "embeddings.proj")

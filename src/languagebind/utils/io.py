@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,7 +33,7 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _umask() -> int:
@@ -42,7 +42,8 @@ def _umask() -> int:
     return mask
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or a new file in ``directory`` durable (a no-op where directories cannot be opened)."""
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
         try:
@@ -68,3 +69,18 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` atomically."""
     with atomic_write(path, "w") as handle:
         handle.write(text)
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]], sort_keys: bool = False) -> None:
+    """One JSON object per line (UTF-8, not ASCII-escaped), written atomically."""
+    with atomic_write(path, "w") as handle:
+        handle.writelines(json.dumps(row, ensure_ascii=False, sort_keys=sort_keys) + "\n" for row in rows)
+
+
+def read_jsonl(path: str | Path, missing_ok: bool = False) -> list[dict[str, Any]]:
+    """The objects of a JSON-lines file (blank lines skipped); ``missing_ok``: [] for a missing file."""
+    path = Path(path)
+    if missing_ok and not path.is_file():
+        return []
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]

@@ -1,0 +1,60 @@
+"""One clip from (config, split, index): scene -> rendered media -> encoded files + record.
+
+Each item draws from its own generators seeded by ``(seed, split, index)`` (independent streams for the scene,
+the sound and the text), so items can be made in any order or process and still be identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from languagebind.data.synthetic import encode, render
+from languagebind.data.synthetic.captions import captions_for
+from languagebind.data.synthetic.options import SPLITS, SyntheticConfig
+from languagebind.data.synthetic.scene import sample_scene
+from languagebind.data.synthetic.sound import SAMPLE_RATE, synthesise
+from languagebind.data.synthetic.views import text_views
+
+
+@dataclass(frozen=True)
+class Item:
+    """A clip's files by WebDataset field name (``video.mp4``, ``depth.3.png``, ...) and its text and meta."""
+
+    id: str
+    files: dict[str, bytes]
+    text: dict[str, Any]
+    meta: dict[str, Any]
+
+
+def item_id(split: str, index: int) -> str:
+    """``"train-000042"``: unique across splits, no dots (WebDataset keys end at the first dot)."""
+    return f"{split}-{index:06d}"
+
+
+def render_item(config: SyntheticConfig, split: str, index: int) -> Item:
+    """Render and encode clip ``index`` of ``split``."""
+    scene_seq, sound_seq, text_seq = np.random.SeedSequence([config.seed, SPLITS.index(split), index]).spawn(3)
+    scene = sample_scene(config.vocabulary(), index, np.random.default_rng(scene_seq),
+                         compositional=split == "compositional")
+    times = np.arange(config.num_frames) / max(config.num_frames - 1, 1)
+    fields = render.object_fields(scene, times, config.frame_size)
+    keyframes = config.keyframe_indices()
+    frames = render.render_video(scene, fields)
+    depth = render.render_depth(scene, fields.frames(keyframes))
+    thermal = render.render_thermal(scene, fields.frames(keyframes))
+    track = synthesise(scene, config.duration, np.random.default_rng(sound_seq))
+
+    files = {
+        "video.mp4": encode.encode_mp4(frames, config.fps, config.video_codec),
+        "audio.wav": encode.encode_wav(track, SAMPLE_RATE),
+        "image.jpg": encode.encode_jpeg(frames[config.still_index()], config.jpeg_quality),
+    }
+    for k in range(len(keyframes)):
+        files[f"depth.{k}.png"] = encode.encode_png16(depth[k])
+        files[f"thermal.{k}.jpg"] = encode.encode_jpeg(thermal[k], config.jpeg_quality)
+    text = text_views(scene.attributes, scene.positions(times[keyframes]), np.random.default_rng(text_seq))
+    meta = {**scene.meta(), "split": split, "captions": captions_for(scene.attributes)}
+    return Item(item_id(split, index), files, text, meta)

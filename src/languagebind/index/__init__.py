@@ -1,0 +1,1 @@
+"""Vector indexes over embedded items: build, save, load, query."""

@@ -1,0 +1,210 @@
+"""Model set-up for training: build the starting model, freeze the text side, wrap the tower for training.
+
+``init`` is one of:
+* a Hugging Face ``CLIPModel`` directory (the official recipe starts from OpenCLIP ViT-L/14 DataComp in that
+  format): the tower is initialised as the official recipe does (``languagebind.model.init``);
+* a LanguageBind checkpoint directory (official or ours): of the trained modality, it is loaded as it is (its LoRA,
+  if any, merged) and new adapters are added for LoRA tuning; of another modality, its weights start the tower as
+  a CLIP would;
+* ``random:<preset>``: random CLIP-style weights (``tiny``, ``vit_b16``, ``vit_l14``), for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from languagebind.api import LanguageBind
+from languagebind.errors import ConfigError
+from languagebind.model.checkpoint import read_config
+from languagebind.model.config import CheckpointConfig, LoraConfig, TextConfig
+from languagebind.model.core import LanguageBindModel
+from languagebind.model.init import config_from_clip, init_from_clip
+from languagebind.model.lora import apply_lora, merge_lora
+from languagebind.model.presets import CLIP_L14_TEXT, VIT_B16, VIT_L14, tiny_config
+from languagebind.model.text import HFTextTower
+from languagebind.model.vision import VisionTower
+from languagebind.processing import CLIPTokenizer
+from languagebind.train.recipe import TrainConfig
+
+RANDOM_PRESETS = ("tiny", "vit_b16", "vit_l14")
+
+
+def lora_config(cfg: TrainConfig, temporal: bool) -> LoraConfig | None:
+    """The adapters of LoRA tuning; on video only the temporal attention, as the official recipe."""
+    if cfg.tuning != "lora":
+        return None
+    return LoraConfig(r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout,
+                      targets=tuple(cfg.lora_targets), temporal_only=temporal)
+
+
+def build_model(cfg: TrainConfig) -> LanguageBind:
+    """The starting model (CPU, fp32) for ``cfg.init``; random parts are seeded by ``cfg.seed``."""
+    torch.manual_seed(cfg.seed)
+    m = cfg.modality
+    if cfg.init.startswith("random:"):
+        config = random_config(cfg.init.split(":", 1)[1], m)
+        config = _with_lora(config, lora_config(cfg, config.vision.temporal))
+        return LanguageBind.from_config(config, device="cpu", seed=cfg.seed)
+    directory = Path(cfg.init)
+    if not (directory / "config.json").is_file():
+        raise ConfigError(f"init {directory}: not a checkpoint directory (no config.json)")
+    if json.loads((directory / "config.json").read_text()).get("model_type") == "clip":
+        return _from_clip(cfg, directory, directory, hf_clip=True)
+    source = read_config(directory)
+    if source.modality == m:
+        lb = LanguageBind.from_pretrained({m: directory}, device="cpu", precision="fp32",
+                                          geometry={m: vision_geometry(cfg.vision)} if cfg.vision else None)
+        tower = lb.model.towers[m]
+        merge_lora(tower.encoder)
+        lora = lora_config(cfg, tower.config.temporal)
+        if lora is not None:
+            apply_lora(tower.encoder, lora)
+        _set_config(lb.model, m, _with_lora(lb.model.configs[m], lora))
+        tower.config = lb.model.configs[m].vision
+        return lb
+    still = ("image", "depth", "thermal")
+    if m not in still or source.modality not in still:
+        raise ConfigError(f"init {directory}: a {source.modality} checkpoint can start an image, depth or thermal "
+                          f"tower; start a {m} tower from a CLIP (HF CLIPModel) directory instead")
+    if source.vision.lora is None:
+        return _from_clip(cfg, directory, directory)
+    with tempfile.TemporaryDirectory(prefix="languagebind-init-") as scratch:  # fold its LoRA in first
+        merged = LanguageBind.from_pretrained(directory, device="cpu", precision="fp32")
+        merged_for_export(merged, source.modality)
+        merged.save_pretrained(scratch, source.modality, format="official")
+        return _from_clip(cfg, Path(scratch), directory)
+
+
+def _from_clip(cfg: TrainConfig, weights: Path, origin: Path, hf_clip: bool = False) -> LanguageBind:
+    """A tower started the official way from the CLIP-like checkpoint ``weights`` (``origin``: for tokenizer files).
+
+    ``vision`` fields shape a tower made from an HF CLIPModel; a LanguageBind source keeps its geometry unless
+    they change it."""
+    m = cfg.modality
+    if hf_clip:
+        config = config_from_clip(weights, m, **cfg.vision)
+    else:
+        config = config_from_clip(weights, m)
+        if cfg.vision:
+            config = config.with_geometry(**vision_geometry(cfg.vision))
+    config = _with_lora(config, lora_config(cfg, config.vision.temporal))
+    model = LanguageBindModel({m: config})
+    init_from_clip(model, m, weights)
+    return LanguageBind(model, CLIPTokenizer.from_dir(origin), {m: origin}, "cpu", "fp32")
+
+
+def vision_geometry(fields: dict[str, Any]) -> dict[str, Any]:
+    """Official ``vision_config`` fields -> ``VisionConfig`` changes (for a LanguageBind checkpoint)."""
+    names = {"num_frames": "num_frames", "max_depth": "max_depth", "image_size": "image_size",
+             "audio_sample_rate": "sample_rate", "audio_mean": "audio_mean", "audio_std": "audio_std"}
+    unknown = set(fields) - set(names) - {"num_mel_bins", "target_length"}
+    if unknown:
+        raise ConfigError(f"vision fields {sorted(unknown)} cannot change a LanguageBind checkpoint's tower")
+    out = {names[k]: v for k, v in fields.items() if k in names}
+    if "num_mel_bins" in fields or "target_length" in fields:
+        out["image_size"] = (int(fields["num_mel_bins"]), int(fields["target_length"]))
+    return out
+
+
+def random_config(preset: str, modality: str) -> CheckpointConfig:
+    """``tiny`` (the test geometry) or a full-size tower (ViT-B/16 or ViT-L/14 with the CLIP-L text tower)."""
+    if preset == "tiny":
+        return tiny_config(modality)
+    if preset not in RANDOM_PRESETS:
+        raise ConfigError(f"unknown random preset {preset!r}; known: {', '.join(RANDOM_PRESETS)}")
+    vision = VIT_B16 if preset == "vit_b16" else VIT_L14
+    base = tiny_config(modality, vision=vision, patch_size=16 if preset == "vit_b16" else 14, projection_dim=768,
+                       image_size=(112, 1036 if preset == "vit_l14" else 1024) if modality == "audio" else 224,
+                       num_frames=8, text=TextConfig(transformer=CLIP_L14_TEXT, projection_dim=768))
+    return dataclasses.replace(base, logit_scale_init=2.6592)
+
+
+def _with_lora(config: CheckpointConfig, lora: LoraConfig | None) -> CheckpointConfig:
+    return dataclasses.replace(config, vision=dataclasses.replace(config.vision, lora=lora))
+
+
+def _set_config(model: LanguageBindModel, modality: str, config: CheckpointConfig) -> None:
+    model.configs[modality] = config
+
+
+def merged_for_export(lb: LanguageBind, modality: str) -> None:
+    """Fold LoRA adapters into the base weights and drop them from the config (in place)."""
+    tower = lb.model.towers[modality]
+    merge_lora(tower.encoder)
+    _set_config(lb.model, modality, _with_lora(lb.model.configs[modality], None))
+    tower.config = lb.model.configs[modality].vision
+
+
+def frozen_fingerprint(model: nn.Module) -> str:
+    """A hash of every parameter that does not train (the text tower and the frozen tower weights)."""
+    digest = hashlib.sha256()
+    for name, param in sorted(model.named_parameters()):
+        if not param.requires_grad:
+            digest.update(name.encode())
+            digest.update(param.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+class TrainingTower(nn.Module):
+    """A tower as trained: the tower's stages with patch dropout between embedding and encoder.
+
+    Patch dropout (official ``PatchDropout``): in training, keep ``int(N * (1 - p))`` random patch tokens plus
+    CLS, the same ones in every frame of a clip. The choice is drawn from each sample's own seed, so it does
+    not depend on which process or batch the sample lands in.
+    """
+
+    def __init__(self, tower: VisionTower, patch_dropout: float = 0.0) -> None:
+        super().__init__()
+        self.tower = tower
+        self.patch_dropout = patch_dropout
+
+    def forward(self, pixels: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
+        """(B, ...) pixels, (B,) int64 seeds -> (B, P) L2-normalised float32 features."""
+        tokens, frames = self.tower.embed(pixels)
+        if self.training and self.patch_dropout > 0:
+            tokens = drop_patches(tokens, frames, self.patch_dropout, seeds)
+        hidden = self.tower.encode(tokens, frames)
+        features = self.tower.project(self.tower.pool(hidden, frames))
+        return F.normalize(features.float(), dim=-1)
+
+
+def drop_patches(tokens: torch.Tensor, frames: int, p: float, seeds: torch.Tensor) -> torch.Tensor:
+    """(B*T, 1+N, D) -> (B*T, 1+K, D), K = int(N * (1 - p)): CLS kept, K random patches per clip in patch order."""
+    patches = tokens.shape[1] - 1
+    keep = max(1, int(patches * (1 - p)))
+    rows = []
+    for seed in seeds.tolist():
+        noise = torch.rand(patches, generator=torch.Generator().manual_seed(int(seed)))
+        rows.append(noise.topk(keep).indices.sort().values)
+    index = torch.stack(rows).repeat_interleave(frames, dim=0).to(tokens.device) + 1  # (B*T, K)
+    kept = tokens.gather(1, index.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+    return torch.cat([tokens[:, :1], kept], dim=1)
+
+
+class HFTokenize:
+    """A picklable tokenizer call for a Hugging Face text tower (DataLoader workers tokenize)."""
+
+    def __init__(self, tokenizer: object, length: int) -> None:
+        self.tokenizer, self.length = tokenizer, length
+
+    def __call__(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        enc = self.tokenizer(texts, padding="max_length", truncation=True, max_length=self.length,
+                             return_tensors="pt")
+        return {"input_ids": enc["input_ids"].long(), "attention_mask": enc["attention_mask"].long()}
+
+
+def make_tokenizer(lb: LanguageBind) -> object:
+    """The text tower's tokenizer as a picklable callable ``texts -> {"input_ids", "attention_mask"}``."""
+    text = lb.model.text
+    if isinstance(text, HFTextTower):
+        return HFTokenize(text.tokenizer, text.config.context_length)
+    return lb.tokenizer
