@@ -20,10 +20,17 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/languagebind demo $(ARGS)
 
+# The report's browser test (tests/demo/test_report.py) needs Chromium and fails without it: say so up front.
+CHROMIUM_HINT = command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	command -v google-chrome >/dev/null || \
+	echo "make test: no Chromium, so the report's browser test will fail; install it: sudo apt-get install chromium"
+
 test: $(STAMP)
+	@$(CHROMIUM_HINT)
 	$(BIN)/python -m pytest -q -m "not slow" $(ARGS)
 
 test-all: $(STAMP)
+	@$(CHROMIUM_HINT)
 	$(BIN)/python -m pytest -q $(ARGS)
 
 lint: $(STAMP)

@@ -1,4 +1,10 @@
-"""Shared test fixtures: paths to ../shared and tiny models saved in the real formats."""
+"""Shared test fixtures: the test data in tests/fixtures and tiny models saved in the real formats.
+
+The data the tests read (sample media, the official tiny image model with its outputs, the released configs) lives in
+tests/fixtures, so a fresh clone runs the whole suite. ``LANGUAGEBIND_SHARED=DIR`` reads it from a ``shared`` tree
+instead (``DIR/assets``, ``DIR/fixtures/official-tiny-image``, ``DIR/reference/released-configs``). A data folder
+that is not there fails the tests that need it; it never skips them.
+"""
 
 from __future__ import annotations
 
@@ -14,37 +20,41 @@ from languagebind.model.presets import tiny_config
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("LANGUAGEBIND_SHARED", REPO.parent / "shared"))
-ASSETS = SHARED / "assets"
-FIXTURE = SHARED / "fixtures" / "official-tiny-image"
-RELEASED = SHARED / "reference" / "released-configs"
+FIXTURES = REPO / "tests" / "fixtures"
+SHARED = Path(os.environ["LANGUAGEBIND_SHARED"]) if os.environ.get("LANGUAGEBIND_SHARED") else None
+ASSETS = SHARED / "assets" if SHARED else FIXTURES / "assets"
+FIXTURE = SHARED / "fixtures" / "official-tiny-image" if SHARED else FIXTURES / "official-tiny-image"
+RELEASED = SHARED / "reference" / "released-configs" if SHARED else FIXTURES / "released-configs"
+
+
+def data_dir(path: Path, what: str) -> Path:
+    """``path`` when it is a folder; otherwise the test fails, naming the folder it looked for."""
+    if not path.is_dir():
+        where = "LANGUAGEBIND_SHARED" if SHARED else "tests/fixtures (part of the repository)"
+        pytest.fail(f"{what} not found at {path} (looked in {where})", pytrace=False)
+    return path
 
 
 @pytest.fixture(scope="session")
 def assets() -> Path:
-    if not ASSETS.is_dir():
-        pytest.skip(f"shared assets not found at {ASSETS}")
-    return ASSETS
+    return data_dir(ASSETS, "sample media")
 
 
 @pytest.fixture(scope="session")
 def fixture_dir() -> Path:
-    if not FIXTURE.is_dir():
-        pytest.skip(f"official fixture not found at {FIXTURE}")
-    return FIXTURE
+    return data_dir(FIXTURE, "official tiny image fixture")
 
 
 @pytest.fixture(scope="session")
 def released_dir() -> Path:
-    if not RELEASED.is_dir():
-        pytest.skip(f"released configs not found at {RELEASED}")
-    return RELEASED
+    return data_dir(RELEASED, "released configs")
 
 
 @pytest.fixture(scope="session")
 def hf_clip(tmp_path_factory) -> tuple[Path, object]:
     """A tiny random HF ``CLIPModel`` saved with ``save_pretrained`` (the official recipe's starting point)."""
-    transformers = pytest.importorskip("transformers")
+    import transformers
+
     config = transformers.CLIPConfig(
         text_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
                      "hidden_act": "gelu"},

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from languagebind.cli.main import main
-from languagebind.collection.embed import CollectionSettings, embed_collection, iter_files, rank_and_world
+from languagebind.collection.embed import CollectionSettings, embed_collection, iter_files
 from languagebind.collection.store import CollectionReader, ShardFiles
 from languagebind.errors import InputError
+from languagebind.utils.torchrun import torchrun_env
 from tests.collection.conftest import add_corrupt, make_images
 
 SETTINGS = CollectionSettings("image", (".png", ".jpg"), shard_size=8, batch_size=4)
@@ -101,10 +102,11 @@ def test_changed_files_are_recomputed_and_changed_settings_refused(collection: t
 
 
 def test_rank_and_world_come_from_torchrun_env() -> None:
-    assert rank_and_world({}) == (0, 1)
-    assert rank_and_world({"RANK": "3", "WORLD_SIZE": "4"}) == (3, 4)
+    assert (torchrun_env({}).rank, torchrun_env({}).world_size) == (0, 1)
+    launch = torchrun_env({"RANK": "3", "WORLD_SIZE": "4"})
+    assert (launch.rank, launch.world_size) == (3, 4)
     with pytest.raises(InputError):
-        rank_and_world({"RANK": "4", "WORLD_SIZE": "4"})
+        torchrun_env({"RANK": "4", "WORLD_SIZE": "4"})
 
 
 def test_cli_dir_mode(collection: tuple, tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -5,14 +5,22 @@ from __future__ import annotations
 import base64
 import io
 import re
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from languagebind.demo import figures
 from languagebind.demo.html import Example, ReportInputs, Result, build_report
 from languagebind.demo.table import format_table
+
+# Chromium headless in a container, as root and offline: no sandbox, no GPU, nothing fetched in the background;
+# each run gets a new empty profile (--user-data-dir).
+HEADLESS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def sample_metrics() -> dict:
@@ -82,14 +90,10 @@ def test_table_shows_chance_beside_every_number() -> None:
 def test_report_renders_in_headless_chromium(tmp_path) -> None:
     """The page opens in a real browser and every figure shows: each <img> and <svg> gets a rendered box, and the
     screenshot is not blank."""
-    import shutil
-    import subprocess
-
-    import pytest
-
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if browser is None:
-        pytest.skip("no Chromium (apt install chromium)")
+        pytest.fail("no Chromium on PATH: this test needs a real browser (Debian: apt-get install chromium)",
+                    pytrace=False)
     thumb = figures.thumbnail("image", np.random.default_rng(0).standard_normal((3, 8, 8)))
     inputs = ReportInputs(histories={"video": [3.0, 2.0, 1.0], "audio": [2.5, 1.5, 1.0]},
                           heatmaps=[("EMERGENT video x audio", figures.heatmap(np.eye(4)), "blocks")],
@@ -101,13 +105,13 @@ def test_report_renders_in_headless_chromium(tmp_path) -> None:
       document.querySelectorAll('svg').forEach(s => rows.push(s.getBoundingClientRect().width > 0));
       document.body.setAttribute('data-figures', rows.map(Number).join('')); });</script>"""
     page.write_text(build_report(sample_metrics(), inputs).replace("</body>", probe + "</body>"))
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000"]
-    dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
-                         timeout=120).stdout
+    flags = [*HEADLESS, "--virtual-time-budget=5000"]
+    dom = subprocess.run([browser, *flags, f"--user-data-dir={tmp_path / 'dom'}", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
     found = re.search(r'data-figures="([01]+)"', dom)
     assert found and set(found.group(1)) == {"1"} and len(found.group(1)) >= 3
     shot = tmp_path / "shot.png"
-    subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1200,2400", page.as_uri()],
-                   capture_output=True, timeout=120)
+    subprocess.run([browser, *flags, f"--user-data-dir={tmp_path / 'shot'}", f"--screenshot={shot}",
+                    "--window-size=1200,2400", page.as_uri()], capture_output=True, timeout=120)
     pixels = np.asarray(Image.open(shot).convert("L"))
     assert pixels.std() > 10  # not a blank page

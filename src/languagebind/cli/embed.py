@@ -22,6 +22,7 @@ from languagebind.cli.common import (
 )
 from languagebind.errors import InputError
 from languagebind.utils.io import atomic_write, save_npy_atomic
+from languagebind.utils.torchrun import Launch, torchrun_env
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,13 +70,14 @@ def write_embeddings(out: Path, embeddings, paths: list[str]) -> None:
 
 def run_collection(args: argparse.Namespace) -> int:
     """DIR mode: this process's shards of the collection (rank and world from ``torchrun``'s environment)."""
-    from languagebind.collection.embed import CollectionSettings, embed_collection, rank_and_world
+    from languagebind.collection.embed import CollectionSettings, embed_collection
 
     if len(args.paths) != 1 or not Path(args.paths[0]).is_dir():
         raise InputError(args.out, "without a .npy suffix --out is a collection output directory; give exactly "
                                    "one input DIR (or end --out in .npy to embed a list of files)")
-    rank, world = rank_and_world()
-    _use_local_gpu(args)
+    launch = torchrun_env()
+    rank, world = launch.rank, launch.world_size
+    _use_local_gpu(args, launch)
     model = load_model(args)
     modality = pick_modality(model, args.modality)
     settings = CollectionSettings(modality, EXTENSIONS[modality], args.shard_size, args.batch_size)
@@ -88,11 +90,9 @@ def run_collection(args: argparse.Namespace) -> int:
     return 0
 
 
-def _use_local_gpu(args: argparse.Namespace) -> None:
+def _use_local_gpu(args: argparse.Namespace, launch: Launch) -> None:
     """Under torchrun with CUDA, each local rank takes its own GPU unless --device says otherwise."""
-    import os
-
     import torch
 
-    if args.device is None and torch.cuda.is_available() and "LOCAL_RANK" in os.environ:
-        args.device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
+    if args.device is None and torch.cuda.is_available() and launch.launched:
+        args.device = f"cuda:{launch.local_rank}"

@@ -17,15 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from languagebind.collection.store import FAILURES, MANIFEST, ShardFiles, write_jsonl
+from languagebind.collection.store import FAILURES, MANIFEST, ShardFiles
 from languagebind.errors import InputError
-from languagebind.utils.io import write_json_atomic
+from languagebind.utils.io import write_json_atomic, write_jsonl
+from languagebind.utils.progress import progress as progress_bar
+from languagebind.utils.torchrun import torchrun_env
 
 if TYPE_CHECKING:
     from languagebind.api import LanguageBind
@@ -63,15 +64,6 @@ class CollectionSummary:
     complete: bool
 
 
-def rank_and_world(env: dict[str, str] | None = None) -> tuple[int, int]:
-    """``(RANK, WORLD_SIZE)`` as set by ``torchrun`` (``(0, 1)`` outside it)."""
-    env = os.environ if env is None else env
-    rank, world = int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1))
-    if world < 1 or not 0 <= rank < world:
-        raise InputError("RANK/WORLD_SIZE", f"rank {rank} is not within a world of {world}")
-    return rank, world
-
-
 def iter_files(root: Path, extensions: Sequence[str]) -> Iterator[Path]:
     """Files under ``root`` with one of ``extensions`` (case-insensitive), in a stable sorted order.
 
@@ -105,12 +97,15 @@ def iter_shards(files: Iterable[Path], shard_size: int) -> Iterator[tuple[int, l
 def embed_collection(model: LanguageBind, root: str | Path, out: str | Path, settings: CollectionSettings,
                      rank: int | None = None, world: int | None = None, progress: bool | None = None,
                      on_failure: FailureCallback | None = None) -> CollectionSummary:
-    """Embed this process's share of the files under ``root`` into shards in ``out``; see the module docstring."""
+    """Embed this process's share of the files under ``root`` into shards in ``out``; see the module docstring.
+
+    ``rank`` / ``world``: default ``torchrun``'s ``RANK`` / ``WORLD_SIZE`` (``0`` / ``1`` outside it)."""
     root, out = Path(root), Path(out)
     if not root.is_dir():
         raise InputError(root, "not a directory")
     if rank is None or world is None:
-        rank, world = rank_and_world()
+        launch = torchrun_env()
+        rank, world = launch.rank, launch.world_size
     total = sum(1 for _ in iter_files(root, settings.extensions))
     if total == 0:
         raise InputError(root, f"no {settings.modality} files ({', '.join(settings.extensions)}) under it")
@@ -199,8 +194,5 @@ def _merge_failures_if_complete(out: Path, num_shards: int) -> bool:
 
 def _progress_bar(total: int, initial: int, enabled: bool | None, desc: str) -> Any:
     """Files of this rank; the ETA counts only this run's rate (``initial`` = files finished before)."""
-    from tqdm.auto import tqdm
-
-    show = enabled if enabled is not None else sys.stderr.isatty()
-    return tqdm(total=total, initial=initial, desc=desc, unit="file", disable=not show, smoothing=0.1,
-                dynamic_ncols=True)
+    return progress_bar(total=total, initial=initial, desc=desc, enabled=enabled, unit="file", leave=True,
+                        smoothing=0.1, dynamic_ncols=True)

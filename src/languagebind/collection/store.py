@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from languagebind.errors import InputError
-from languagebind.utils.io import atomic_write, save_npy_atomic
+from languagebind.utils.io import read_jsonl, save_npy_atomic, write_jsonl
 
 MANIFEST = "collection.json"
 FAILURES = "failures.jsonl"
@@ -69,7 +69,7 @@ class ShardFiles:
         return read_jsonl(self.ids)
 
     def read_failures(self) -> list[dict[str, Any]]:
-        return read_jsonl(self.failures) if self.failures.is_file() else []
+        return read_jsonl(self.failures, missing_ok=True)
 
     def read_embeddings(self, mmap: bool = False) -> np.ndarray:
         return np.load(self.embeddings, mmap_mode="r" if mmap else None)
@@ -120,15 +120,3 @@ class CollectionReader:
         if missing and not allow_partial:
             raise InputError(self.directory, f"{len(missing)} of {self.num_shards} shards are not finished "
                                              f"(first: {shard_stem(missing[0])}); run the embedding again to resume")
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    """One JSON object per line, written atomically."""
-    with atomic_write(path, "w") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]

@@ -7,7 +7,6 @@ be tested with a fake encoder.
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from languagebind.evaluation.benchmarks import Benchmark, paper_results
 from languagebind.evaluation.cache import EmbeddingCache, file_key, text_key
 from languagebind.evaluation.datasets import ClassificationSet, Dataset, RetrievalSet
 from languagebind.evaluation.prompts import prompts_for, templates
+from languagebind.utils.progress import progress as progress_bar
 
 # What a decoder may raise for one bad file; anything else is a bug and propagates.
 ITEM_ERRORS = (InputError, OSError)
@@ -89,10 +89,7 @@ def spread_indices(total: int, limit: int | None) -> list[int]:
 
 
 def _progress(total: int, desc: str, enabled: bool | None) -> Any:
-    from tqdm.auto import tqdm
-
-    show = sys.stderr.isatty() if enabled is None else enabled
-    return tqdm(total=total, desc=desc, disable=not show or total == 0, leave=False, unit="item")
+    return progress_bar(total=total, desc=desc, enabled=False if total == 0 else enabled, unit="item")
 
 
 @contextlib.contextmanager
