@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from languagebind.api import LanguageBind, processor_config
+from languagebind.api import LanguageBind
 from languagebind.data.synthetic.captions import zero_shot_labels
 from languagebind.data.synthetic.vocab import CATEGORIES
 from languagebind.demo.data import read_split, split_tensors
@@ -35,7 +35,7 @@ def embed_all(demo: Path, precision: str) -> dict[str, tuple[torch.Tensor, torch
     labels = [c.name for c in CATEGORIES if any(meta["category"] == c.name for meta in test.metas)]
     out = {}
     for m in towers:
-        pixels = split_tensors(test, m, processor_config(model.model.configs[m].vision), demo / "cache").float()
+        pixels = split_tensors(test, m, model.processor_config(m), demo / "cache").float()
         out[m] = (model.encode(m, pixels, batch_size=256), model.encode("text", zero_shot_labels(m, labels)))
     return out
 

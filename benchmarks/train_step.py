@@ -41,15 +41,15 @@ def measure(preset: str, precision: str, text_cache: bool, checkpointing: bool, 
     from languagebind.train.loop import optimization_step, set_initial_temperature
     from languagebind.train.optim import build_optimizer, select_trainable
     from languagebind.train.recipe import TrainConfig
-    from languagebind.train.start import TrainingTower, build_model
+    from languagebind.train.start import TrainingTower, starting_model
     from languagebind.train.text_cache import TextEmbeddings
 
     torch.set_num_threads(threads)
     cfg = TrainConfig(modality="image", init=f"random:{preset}", tuning=tuning, precision=precision,
                       text_cache=text_cache, grad_checkpointing=checkpointing, batch_size=batch, train_data="memory",
                       lr=1e-4, text_chunk=batch)
-    lb = build_model(cfg)
-    core = lb.model.train()
+    start_model = starting_model(cfg)
+    core = start_model.model.train()
     set_initial_temperature(core, cfg)
     trainable = select_trainable(core, cfg)
     optimizer = build_optimizer(trainable, cfg)
@@ -60,7 +60,7 @@ def measure(preset: str, precision: str, text_cache: bool, checkpointing: bool, 
     size = core.configs["image"].vision.image_size
     generator = torch.Generator().manual_seed(0)
     pool = CAPTIONS * (batch // len(CAPTIONS) + 1)
-    tokens = lb.tokenize(pool[:batch])
+    tokens = start_model.tokenizer(pool[:batch])
     if text_cache:  # steady state: the captions were seen before
         texts(pool[:batch], tokens["input_ids"], tokens["attention_mask"])
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")

@@ -10,9 +10,6 @@ probs = model.classify("video", ["a.mp4"], ["dog", "cat"]).probs
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +19,8 @@ import torch
 from torch import nn
 
 from languagebind.errors import InputError
-from languagebind.model.checkpoint import TOKENIZER_FILES, read_config, save_official, save_ours
-from languagebind.model.config import VISION_MODALITIES, CheckpointConfig, VisionConfig
-from languagebind.model.core import LanguageBindModel, checkpoint_view, init_weights
+from languagebind.model.config import VISION_MODALITIES, CheckpointConfig
+from languagebind.model.core import LanguageBindModel
 from languagebind.model.lora import merge_lora
 from languagebind.model.text import HFTextTower
 from languagebind.precision import (
@@ -36,19 +32,19 @@ from languagebind.precision import (
 )
 from languagebind.pretrained import (
     Checkpoints,
+    Configs,
     PathLike,
-    build_model,
-    checkpoint_dirs,
+    checkpoint_fingerprint,
     default_tokenizer,
-    load_into,
-    prepare_precision,
+    load_pretrained,
+    random_model,
+    save_checkpoint,
 )
 from languagebind.processing import ProcessorConfig, build_processor
 from languagebind.utils.prefetch import batched, prefetch_map
+from languagebind.utils.progress import progress as progress_bar
 
 DEFAULT_TEMPLATES = ("a photo of a {}.",)
-PREPROCESSING_VERSION = "1"
-
 
 
 @dataclass
@@ -76,13 +72,17 @@ class EncodeResult:
 class LanguageBind(nn.Module):
     """Modality towers bound to one frozen language tower; see the module docstring."""
 
-    def __init__(self, model: LanguageBindModel, tokenizer: Any, sources: Mapping[str, Path | None],
-                 device: str | torch.device = "cpu", precision: str = "fp32") -> None:
+    def __init__(self, model: LanguageBindModel, tokenizer: Any = None,
+                 sources: Mapping[str, Path | None] | None = None, device: str | torch.device = "cpu",
+                 precision: str = "fp32") -> None:
+        """Wrap ``model`` (``tokenizer``: the text tower's, default the HF tower's own or the bundled CLIP one;
+        ``sources``: the directory each tower came from, for the tokenizer files of an official export)."""
         super().__init__()
         self.model = model.eval()
-        self.tokenizer = tokenizer
-        self.sources = dict(sources)
-        self.processors = {m: build_processor(m, processor_config(c.vision)) for m, c in model.configs.items()}
+        self.tokenizer = tokenizer if tokenizer is not None else default_tokenizer(model, None)
+        self.sources = dict(sources) if sources is not None else dict.fromkeys(model.modalities)
+        self.processors = {m: build_processor(m, ProcessorConfig(**c.vision.processor_fields()))
+                           for m, c in model.configs.items()}
         self.device = torch.device(device)
         self.precision = precision
         self._fingerprints: dict[str, str] = {}
@@ -98,45 +98,35 @@ class LanguageBind(nn.Module):
         ``geometry`` optionally changes a tower's ``image_size`` / ``num_frames`` (position and temporal
         tables are resampled bicubically). The text tower is loaded once when the checkpoints share it.
         """
-        dirs = checkpoint_dirs(checkpoints)
-        configs = {m: read_config(d, None if m == "_" else m) for m, d in dirs.items()}
-        configs = {c.modality: c for c in configs.values()} if "_" in dirs else configs
-        dirs = {c.modality: d for c, d in zip(configs.values(), dirs.values(), strict=True)}
-        for m, changes in (geometry or {}).items():
-            configs[m] = configs[m].with_geometry(**changes)
-        prepare_precision(configs, device, precision)
-        model = build_model(configs, meta=True)
-        for modality, directory in dirs.items():
-            load_into(model, modality, directory)
-        first_dir = next(iter(dirs.values()))
-        return cls(model, default_tokenizer(model, first_dir), dirs, resolve_device(device), precision)
+        loaded = load_pretrained(checkpoints, device, precision, geometry)
+        return cls(loaded.model, loaded.tokenizer, loaded.sources, resolve_device(device), precision)
 
     @classmethod
-    def from_config(cls, configs: PathLike | CheckpointConfig | Mapping[str, PathLike | CheckpointConfig],
-                    device: str | torch.device | None = None, precision: str = "fp32", seed: int = 0
-                    ) -> LanguageBind:
+    def from_config(cls, configs: Configs, device: str | torch.device | None = None, precision: str = "fp32",
+                    seed: int = 0) -> LanguageBind:
         """The same object with random CLIP-style weights (tests, benchmarks, training from scratch)."""
-        if isinstance(configs, (str, Path, CheckpointConfig)):
-            configs = {"_": configs}
-        parsed = {}
-        for key, value in configs.items():
-            cfg = value if isinstance(value, CheckpointConfig) else CheckpointConfig.from_file(value)
-            if key != "_" and key != cfg.modality:
-                raise InputError(key, f"the config is a {cfg.modality} config")
-            parsed[cfg.modality] = cfg
-        prepare_precision(parsed, device, precision)
-        model = build_model(parsed, meta=False)
-        generator = torch.Generator().manual_seed(seed)
-        init_weights(model.towers, generator)
-        if not isinstance(model.text, HFTextTower):
-            init_weights(model.text, generator)
-        return cls(model, default_tokenizer(model, None), dict.fromkeys(parsed), resolve_device(device), precision)
+        made = random_model(configs, device, precision, seed)
+        return cls(made.model, made.tokenizer, made.sources, resolve_device(device), precision)
 
     # -- inputs ----------------------------------------------------------------------------------------
     @property
     def modalities(self) -> list[str]:
         """The loaded modality towers (``"text"`` is always there too)."""
         return self.model.modalities
+
+    def config(self, modality: str) -> CheckpointConfig:
+        """The checkpoint config of a loaded tower."""
+        self._processor(modality)
+        return self.model.configs[modality]
+
+    def tower(self, modality: str) -> nn.Module:
+        """A loaded modality tower."""
+        self._processor(modality)
+        return self.model.towers[modality]
+
+    def processor_config(self, modality: str) -> ProcessorConfig:
+        """The preprocessing constants of a loaded tower (what ``preprocess`` uses)."""
+        return self._processor(modality).config
 
     def tokenize(self, texts: str | Sequence[str]) -> dict[str, torch.Tensor]:
         """Texts -> ``{"input_ids": (B, 77), "attention_mask": (B, 77)}`` (int64)."""
@@ -199,7 +189,7 @@ class LanguageBind(nn.Module):
                     failures.append((items[i], reason))
             if tensors:
                 chunks.append(self._encode_tensor(modality, torch.stack(tensors), batch_size, True))
-        width = self.model.towers[modality].config.projection_dim
+        width = self.model.configs[modality].vision.projection_dim
         embeddings = torch.cat(chunks) if chunks else torch.empty(0, width)
         return EncodeResult(embeddings, indices, failures)
 
@@ -276,38 +266,13 @@ class LanguageBind(nn.Module):
     def save_pretrained(self, directory: PathLike, modality: str | None = None, format: str = "safetensors") -> Path:
         """Write one modality's checkpoint: ``format`` "safetensors" (ours) or "official"."""
         modality = self._single(modality)
-        directory = Path(directory)
-        config = self.model.configs[modality]
-        state = {k: v.float() for k, v in checkpoint_view(self.model, modality).state_dict().items()}
-        if format == "safetensors":
-            save_ours(directory, config, state)
-        elif format == "official":
-            save_official(directory, config, state)
-            self._write_tokenizer(directory, modality)
-        else:
-            raise InputError(format, "format must be 'safetensors' or 'official'")
-        return directory
-
-    def _write_tokenizer(self, directory: Path, modality: str) -> None:
-        source = self.sources.get(modality)
-        copied = False
-        for name in TOKENIZER_FILES:
-            if source is not None and (Path(source) / name).is_file():
-                shutil.copyfile(Path(source) / name, directory / name)
-                copied = True
-        if not copied:
-            self.tokenizer.save_pretrained(directory)
+        return save_checkpoint(directory, self.model, modality, format, self.tokenizer, self.sources.get(modality))
 
     def checkpoint_fingerprint(self, modality: str) -> str:
         """A stable hash of a tower, its text tower, its config and the preprocessing version."""
         modality = self._single(modality) if modality != "text" else self.modalities[0]
         if modality not in self._fingerprints:
-            digest = hashlib.sha256(PREPROCESSING_VERSION.encode())
-            digest.update(json.dumps(self.model.configs[modality].to_dict(), sort_keys=True, default=str).encode())
-            for key, value in sorted(checkpoint_view(self.model, modality).state_dict().items()):
-                digest.update(key.encode())
-                digest.update(value.detach().float().cpu().contiguous().numpy().tobytes())
-            self._fingerprints[modality] = digest.hexdigest()[:32]
+            self._fingerprints[modality] = checkpoint_fingerprint(self.model, modality)
         return self._fingerprints[modality]
 
     def _single(self, modality: str | None) -> str:
@@ -320,15 +285,6 @@ class LanguageBind(nn.Module):
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
-def processor_config(vision: VisionConfig) -> ProcessorConfig:
-    """The processor constants of a tower (geometry from the tower, the rest from its checkpoint)."""
-    common = {"num_frames": vision.num_frames, "max_depth": vision.max_depth, "sample_rate": vision.sample_rate,
-              "audio_mean": vision.audio_mean, "audio_std": vision.audio_std}
-    if vision.modality == "audio":
-        return ProcessorConfig(num_mel_bins=vision.image_size[0], target_length=vision.image_size[1], **common)
-    return ProcessorConfig(image_size=vision.image_size[0], **common)
-
-
 def _check_texts(texts: Any) -> list[str]:
     if isinstance(texts, str):
         texts = [texts]
@@ -355,17 +311,8 @@ def _as_list(items: Any, modality: str) -> list[Any]:
 
 
 def _progress(iterable: Any, enabled: bool | None, desc: str, total: int | None = None) -> Any:
-    from tqdm.auto import tqdm
-
     size = total if total is not None else len(iterable)
-    show = enabled if enabled is not None else size > 1 and _stderr_is_tty()
-    return tqdm(iterable, desc=desc, total=size, disable=not show, leave=False)
-
-
-def _stderr_is_tty() -> bool:
-    import sys
-
-    return sys.stderr.isatty()
+    return progress_bar(iterable, total=size, desc=desc, enabled=enabled if enabled is not None else size > 1 and None)
 
 
 __all__ = ["PRECISIONS", "Classification", "EncodeResult", "LanguageBind"]

@@ -1,12 +1,19 @@
-"""Assembling a ``LanguageBindModel`` from checkpoint directories or configs (what ``LanguageBind.from_pretrained``
-and ``from_config`` do before the model is wrapped): which directories, building the towers (on the meta device
-when weights follow), loading each checkpoint so that towers share one text tower where their text weights
-agree, and the tokenizer that goes with the text tower.
+"""Checkpoints in and out of a ``LanguageBindModel``: what ``LanguageBind.from_pretrained`` / ``from_config`` /
+``save_pretrained`` and the trainer share.
+
+In: which directories, building the towers (on the meta device when weights follow), loading each checkpoint so
+that towers share one text tower where their text weights agree, and the tokenizer that goes with the text
+tower (``load_pretrained``, ``random_model``). Out: one modality's checkpoint in our format or the official one
+(``save_checkpoint``), and a stable hash of it (``checkpoint_fingerprint``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +21,67 @@ import torch
 from torch import nn
 
 from languagebind.errors import InputError
-from languagebind.model.checkpoint import load_single
+from languagebind.model.checkpoint import TOKENIZER_FILES, load_single, read_config, save_official, save_ours
 from languagebind.model.config import VISION_MODALITIES, CheckpointConfig
-from languagebind.model.core import LanguageBindModel, checkpoint_view
+from languagebind.model.core import LanguageBindModel, checkpoint_view, init_weights
 from languagebind.model.text import HFTextTower, build_text_tower
 from languagebind.precision import prepare_auto, resolve_device
 from languagebind.processing import CLIPTokenizer
 
 PathLike = str | Path
 Checkpoints = PathLike | Mapping[str, PathLike]
+Configs = PathLike | CheckpointConfig | Mapping[str, PathLike | CheckpointConfig]
+FORMATS = ("safetensors", "official")
+PREPROCESSING_VERSION = "1"
+
+
+@dataclass
+class Pretrained:
+    """A model, the tokenizer of its text tower, and the directory each tower came from (None: not from one)."""
+
+    model: LanguageBindModel
+    tokenizer: Any
+    sources: dict[str, Path | None]
+
+
+def load_pretrained(checkpoints: Checkpoints, device: str | torch.device | None = None, precision: str = "fp32",
+                    geometry: Mapping[str, Mapping[str, Any]] | None = None) -> Pretrained:
+    """Checkpoint directories (official or ours; one dir or ``{modality: dir}``) -> the model, on the CPU.
+
+    ``geometry`` optionally changes a tower's ``image_size`` / ``num_frames``; ``device`` and ``precision`` only
+    let ``auto`` time its candidate modes before any weights exist (the caller applies the precision)."""
+    dirs = checkpoint_dirs(checkpoints)
+    configs = {m: read_config(d, None if m == "_" else m) for m, d in dirs.items()}
+    configs = {c.modality: c for c in configs.values()} if "_" in dirs else configs
+    dirs = {c.modality: d for c, d in zip(configs.values(), dirs.values(), strict=True)}
+    for m, changes in (geometry or {}).items():
+        configs[m] = configs[m].with_geometry(**changes)
+    prepare_precision(configs, device, precision)
+    model = assemble(configs, meta=True)
+    for modality, directory in dirs.items():
+        load_into(model, modality, directory)
+    first_dir = next(iter(dirs.values()))
+    return Pretrained(model, default_tokenizer(model, first_dir), dict(dirs))
+
+
+def random_model(configs: Configs, device: str | torch.device | None = None, precision: str = "fp32",
+                 seed: int = 0) -> Pretrained:
+    """The towers of ``configs`` (config files or ``CheckpointConfig``s) with random CLIP-style weights, seeded."""
+    if isinstance(configs, (str, Path, CheckpointConfig)):
+        configs = {"_": configs}
+    parsed = {}
+    for key, value in configs.items():
+        cfg = value if isinstance(value, CheckpointConfig) else CheckpointConfig.from_file(value)
+        if key != "_" and key != cfg.modality:
+            raise InputError(key, f"the config is a {cfg.modality} config")
+        parsed[cfg.modality] = cfg
+    prepare_precision(parsed, device, precision)
+    model = assemble(parsed, meta=False)
+    generator = torch.Generator().manual_seed(seed)
+    init_weights(model.towers, generator)
+    if not isinstance(model.text, HFTextTower):
+        init_weights(model.text, generator)
+    return Pretrained(model, default_tokenizer(model, None), dict.fromkeys(parsed))
 
 
 def checkpoint_dirs(checkpoints: Checkpoints) -> dict[str, Path]:
@@ -43,7 +102,7 @@ def prepare_precision(configs: dict[str, CheckpointConfig], device: str | torch.
         prepare_auto([c.vision for c in configs.values()], resolve_device(device))
 
 
-def build_model(configs: dict[str, CheckpointConfig], meta: bool) -> LanguageBindModel:
+def assemble(configs: dict[str, CheckpointConfig], meta: bool) -> LanguageBindModel:
     """The towers of ``configs`` with one shared text tower; ``meta``: no memory until weights are loaded."""
     first = next(iter(configs.values()))
     text = build_text_tower(first.text) if first.text.kind != "clip" else None
@@ -82,3 +141,41 @@ def default_tokenizer(model: LanguageBindModel, directory: Path | None) -> Any:
     if isinstance(model.text, HFTextTower):
         return model.text.tokenizer
     return CLIPTokenizer.from_dir(directory)
+
+
+# -- out --------------------------------------------------------------------------------------------------
+def save_checkpoint(directory: PathLike, model: LanguageBindModel, modality: str, format: str = "safetensors",
+                    tokenizer: Any = None, source: PathLike | None = None) -> Path:
+    """Write one modality's checkpoint: ``format`` "safetensors" (ours) or "official" (with the tokenizer files,
+    copied from ``source`` when it has them, else written by ``tokenizer``)."""
+    directory = Path(directory)
+    config = model.configs[modality]
+    state = {k: v.float() for k, v in checkpoint_view(model, modality).state_dict().items()}
+    if format == "safetensors":
+        save_ours(directory, config, state)
+    elif format == "official":
+        save_official(directory, config, state)
+        write_tokenizer(directory, tokenizer if tokenizer is not None else default_tokenizer(model, None), source)
+    else:
+        raise InputError(format, f"format must be {' or '.join(repr(f) for f in FORMATS)}")
+    return directory
+
+
+def write_tokenizer(directory: Path, tokenizer: Any, source: PathLike | None) -> None:
+    copied = False
+    for name in TOKENIZER_FILES:
+        if source is not None and (Path(source) / name).is_file():
+            shutil.copyfile(Path(source) / name, directory / name)
+            copied = True
+    if not copied:
+        tokenizer.save_pretrained(directory)
+
+
+def checkpoint_fingerprint(model: LanguageBindModel, modality: str) -> str:
+    """A stable hash of a tower, its text tower, its config and the preprocessing version."""
+    digest = hashlib.sha256(PREPROCESSING_VERSION.encode())
+    digest.update(json.dumps(model.configs[modality].to_dict(), sort_keys=True, default=str).encode())
+    for key, value in sorted(checkpoint_view(model, modality).state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:32]

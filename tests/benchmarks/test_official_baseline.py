@@ -27,7 +27,7 @@ def test_baseline_equals_our_fp32_towers(modality: str, lora: int) -> None:
                 param.normal_(0, 0.05)
     official = to_official(config)
     vision = official_style.OfficialStyleVision(official).eval()
-    official_style.load_ours(vision, ours.model.towers[modality].state_dict())
+    official_style.load_ours(vision, ours.tower(modality).state_dict())
     vis = config.vision
     shape = (3, 3, *((vis.num_frames,) if modality == "video" else ()), *vis.image_size)
     pixels = torch.randn(shape, generator=torch.Generator().manual_seed(0))

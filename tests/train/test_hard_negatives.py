@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from languagebind.api import LanguageBind
 from languagebind.data import MemoryRecords, TextViews
 from languagebind.data.stream import collate_contrast
 from languagebind.model.presets import tiny_config as model_config
+from languagebind.pretrained import random_model
 from languagebind.train import train
 from languagebind.train.loss import hard_negative_loss
 from tests.train.helpers import final_weights, max_difference, tiny_config
@@ -53,7 +53,7 @@ def test_a_run_with_hard_negatives_counts_them_and_accumulates_exactly(tmp_path:
                               ("big", squares(32, True), {"contrast_weight": 1.0}),
                               ("accum", squares(32, True), {"contrast_weight": 1.0, "batch_size": 8,
                                                             "accum_steps": 2})):
-        model = LanguageBind.from_config(model_config("image"), seed=0)
+        model = random_model(model_config("image"), seed=0).model
         cfg = tiny_config(train_data=data, **{"batch_size": 16, **common, **extra})
         runs[name] = train(cfg, tmp_path / name, model=model)
     losses = {k: [h["loss"] for h in r.history] for k, r in runs.items()}

@@ -23,7 +23,7 @@ from languagebind.train.optim import (
     set_lr,
 )
 from languagebind.train.recipe import TrainConfig
-from languagebind.train.start import build_model, drop_patches, lora_config
+from languagebind.train.start import drop_patches, lora_config, starting_model
 from languagebind.train.text_cache import TextEmbeddings
 from tests.train.helpers import tiny_config, write_config
 
@@ -62,8 +62,8 @@ def test_schedule_warmup_then_cosine() -> None:
 def test_lr_multipliers_really_apply_and_decay_exclusions() -> None:
     cfg = tiny_config(train_data="x", tuning="lora", lora_r=4, coef_lr=1e-3, lr=1.0, warmup_steps=0,
                       lr_multipliers={"*post_layernorm*": 0.0})
-    lb = build_model(cfg)
-    trainable = select_trainable(lb.model, cfg)
+    model = starting_model(cfg).model
+    trainable = select_trainable(model, cfg)
     assert not any("post_layernorm" in n for n in trainable)  # multiplier 0 freezes
     optimizer = build_optimizer(trainable, cfg)
     set_lr(optimizer, 0, cfg)
@@ -88,7 +88,7 @@ def test_lr_multipliers_really_apply_and_decay_exclusions() -> None:
 ])
 def test_tuning_modes(tuning: str, modality: str, expect: list[str], frozen: list[str]) -> None:
     cfg = tiny_config(train_data="x", modality=modality, tuning=tuning, partial_layers=1, lora_r=2)
-    model = build_model(cfg).model
+    model = starting_model(cfg).model
     trainable = select_trainable(model, cfg)
     names = [n for n in trainable if n.startswith("towers.")]
     for word in expect:
@@ -109,12 +109,12 @@ def test_temperature_clamped_at_100() -> None:
 
 
 def test_text_cache_is_exact_on_and_off() -> None:
-    lb = build_model(tiny_config(train_data="x"))
+    start = starting_model(tiny_config(train_data="x"))
     texts = [f"caption number {i}" for i in range(11)]
-    tokens = lb.tokenize(texts)
+    tokens = start.tokenizer(texts)
 
     def encode(ids, mask):
-        return lb.model.encode_text(ids, mask)
+        return start.model.encode_text(ids, mask)
 
     cached = TextEmbeddings(encode, torch.device("cpu"), chunk=4)
     first = cached(texts[:7], tokens["input_ids"][:7], tokens["attention_mask"][:7])
@@ -124,7 +124,8 @@ def test_text_cache_is_exact_on_and_off() -> None:
     assert torch.equal(first, reference[:7]) and torch.equal(again, reference[3:])
     assert cached.hits == 4 and cached.misses == 11 and len(cached.cache) == 11 and not plain.cache
     asked = []
-    lazy = TextEmbeddings(encode, torch.device("cpu"), chunk=4, tokenize=lambda t: asked.append(t) or lb.tokenize(t))
+    lazy = TextEmbeddings(encode, torch.device("cpu"), chunk=4,
+                          tokenize=lambda t: asked.append(t) or start.tokenizer(t))
     assert torch.equal(lazy(texts[:7]), reference[:7]) and torch.equal(lazy(texts[3:]), reference[3:])
     assert asked == [texts[:7], texts[7:]]  # without tokens, only the texts not cached yet are tokenized
     with pytest.raises(ValueError, match="tokenize"):

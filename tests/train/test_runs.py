@@ -33,11 +33,11 @@ def test_tiny_run_learns_in_each_format(tmp_path: Path, fmt: str, modality: str)
 def test_frozen_text_is_bit_identical_and_lora_export_gives_the_trained_embeddings(tmp_path: Path) -> None:
     data = colour_data(tmp_path, "manifest", "image", n_train=16)
     cfg = tiny_config(tuning="lora", lora_r=4, lr=2e-2, coef_lr=1.0, max_steps=8, save_every=8, **data)
-    from languagebind.train.start import build_model
+    from languagebind.train.start import starting_model
 
-    before = {k: v.clone() for k, v in build_model(cfg).model.state_dict().items()}
+    before = {k: v.clone() for k, v in starting_model(cfg).model.state_dict().items()}
     result = train(cfg, tmp_path / "run")
-    after = result.model.model.state_dict()
+    after = result.model.state_dict()
     text_keys = [k for k in before if k.startswith("text.")]
     assert text_keys and all(torch.equal(before[k], after[k]) for k in text_keys)
     base = [k for k in before if ".self_attn." in k and "lora" not in k]
@@ -45,14 +45,15 @@ def test_frozen_text_is_bit_identical_and_lora_export_gives_the_trained_embeddin
     assert any(not torch.equal(before[k], after[k]) for k in before if k.endswith("lora_B"))
 
     pixels = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    trained = result.model.eval().encode("image", pixels)
-    trained_text = result.model.encode("text", ["my red thing", "a blue scene"])
+    model = LanguageBind(result.model, result.tokenizer)
+    trained = model.encode("image", pixels)
+    trained_text = model.encode("text", ["my red thing", "a blue scene"])
     for fmt in ("safetensors", "official"):
         loaded = LanguageBind.from_pretrained(export_run(tmp_path / "run", tmp_path / fmt, fmt))
-        assert loaded.model.configs["image"].vision.lora is None  # merged
+        assert loaded.config("image").vision.lora is None  # merged
         assert (loaded.encode("image", pixels) - trained).abs().max() <= 1e-5
         assert torch.equal(loaded.encode("text", ["my red thing", "a blue scene"]), trained_text)
-        assert loaded.logit_scale("image") == pytest.approx(result.model.logit_scale("image"))
+        assert loaded.logit_scale("image") == pytest.approx(model.logit_scale("image"))
 
 
 def test_accumulation_and_text_cache_do_not_change_the_result(tmp_path: Path) -> None:
@@ -101,6 +102,7 @@ def test_all_bad_data_stops_with_a_clear_error(tmp_path: Path) -> None:
 def test_python_entry_trains_from_memory_with_a_shared_text_cache(tmp_path: Path) -> None:
     from languagebind.data import MemoryRecords
     from languagebind.model.presets import tiny_config as model_config
+    from languagebind.pretrained import random_model
 
     colours = torch.eye(3)[torch.arange(24) % 3]  # three classes: a red, green or blue square
     pixels = colours[:, :, None, None].expand(24, 3, 32, 32).contiguous()
@@ -108,7 +110,7 @@ def test_python_entry_trains_from_memory_with_a_shared_text_cache(tmp_path: Path
     shared: dict[str, torch.Tensor] = {}
     seen = []
     for modality in ("image", "thermal"):
-        model = LanguageBind.from_config(model_config(modality), seed=0)
+        model = random_model(model_config(modality), seed=0).model
         cfg = tiny_config(modality=modality, train_data=MemoryRecords(modality, pixels, names), max_steps=5,
                           save_every=5)
         result = train(cfg, tmp_path / modality, model=model, text_cache=shared, on_step=seen.append)

@@ -156,12 +156,12 @@ def _holds(shard: ShardFiles, ids: list[str]) -> bool:
 
 
 def _manifest(model: LanguageBind, root: Path, settings: CollectionSettings, files: int, shards: int) -> dict:
-    config = json.dumps(model.model.configs[settings.modality].to_dict(), sort_keys=True, default=str)
+    config = json.dumps(model.config(settings.modality).to_dict(), sort_keys=True, default=str)
     return {"format": FORMAT, **asdict(settings), "extensions": list(settings.extensions),
             "model": {"config": hashlib.sha256(config.encode()).hexdigest()[:16],
                       "fingerprint": model.checkpoint_fingerprint(settings.modality),
                       "precision": model.precision},
-            "dim": model.model.towers[settings.modality].config.projection_dim,
+            "dim": model.config(settings.modality).vision.projection_dim,
             "root": str(root.resolve()), "files": files, "shards": shards}
 
 

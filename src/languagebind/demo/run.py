@@ -68,7 +68,7 @@ def generate_data(out_dir: Path, config: DemoConfig, progress: bool, log: Log) -
 def train_towers(out_dir: Path, config: DemoConfig, splits: Mapping[str, Split], fresh: bool, progress: bool,
                  log: Log) -> tuple[dict[str, Path], dict[str, list[float]], float]:
     """Train (or reuse) every tower of ``config``; returns checkpoint dirs, loss curves, decode seconds."""
-    from languagebind.api import LanguageBind, processor_config
+    from languagebind.api import LanguageBind
     from languagebind.data import TextSampler
     from languagebind.demo.data import ItemViews, Views, reversed_clips
     from languagebind.demo.towers import fingerprint, load_trained, tower_config, train_tower
@@ -98,11 +98,11 @@ def train_towers(out_dir: Path, config: DemoConfig, splits: Mapping[str, Split],
         start_from = None
         if preset.init_from:
             source = preset.init_from
-            start_from = LanguageBind.from_pretrained({source: directories[source]}).model.towers[source]
+            start_from = LanguageBind.from_pretrained({source: directories[source]}).tower(source)
         started = time.perf_counter()
         item_views = Views(keyframes=preset.keyframes if m in ("depth", "thermal") else 1,
                            video_frames=preset.video_frames if m == "image" else 0)
-        pixels = split_tensors(train, m, processor_config(holder.model.configs[m].vision), out_dir / "cache",
+        pixels = split_tensors(train, m, holder.processor_config(m), out_dir / "cache",
                                views=item_views)
         decode_seconds += time.perf_counter() - started
         text_views = functools.partial(train.views, modality=m, coarse=preset.coarse_captions,
@@ -144,14 +144,12 @@ def text_bank_path(out_dir: Path, config: DemoConfig) -> Path:
 
 def embed_splits(model: Any, splits: Mapping[str, Split], cache_dir: Path) -> dict[str, SplitEmbeddings]:
     """Test and compositional items of every loaded tower -> normalised embeddings (and the decoded tensors)."""
-    from languagebind.api import processor_config
-
     out = {}
     for name in ("test", "compositional"):
         split = splits[name]
         embeddings = {}
         for m in model.modalities:
-            pixels = split_tensors(split, m, processor_config(model.model.configs[m].vision), cache_dir)
+            pixels = split_tensors(split, m, model.processor_config(m), cache_dir)
             embeddings[m] = model.encode(m, pixels.float(), batch_size=256).numpy()
         out[name] = SplitEmbeddings(embeddings, split.metas)
     return out

@@ -30,11 +30,9 @@ def by_category(metas: Sequence[Mapping[str, Any]], categories: Sequence[str], p
 
 def thumbnails(model: Any, split: Split, cache_dir: Path, rows: Sequence[int]) -> dict[str, dict[int, str]]:
     """PNG data URIs of the preprocessed items ``rows`` of every loaded modality."""
-    from languagebind.api import processor_config
-
     out: dict[str, dict[int, str]] = {}
     for m in model.modalities:
-        pixels = split_tensors(split, m, processor_config(model.model.configs[m].vision), cache_dir)
+        pixels = split_tensors(split, m, model.processor_config(m), cache_dir)
         out[m] = {i: figures.thumbnail(m, pixels[i].float().numpy()) for i in sorted(set(rows))}
     return out
 

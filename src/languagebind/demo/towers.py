@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 
-from languagebind.api import LanguageBind
 from languagebind.data import MemoryRecords, TextViews
 from languagebind.demo.data import ItemViews, ShiftedItems
 from languagebind.demo.presets import DemoConfig, TowerPreset
@@ -22,6 +21,7 @@ from languagebind.model.config import CheckpointConfig, TransformerConfig
 from languagebind.model.core import LanguageBindModel, init_weights
 from languagebind.model.init import init_from_tower
 from languagebind.model.presets import hf_text_config, tiny_config
+from languagebind.pretrained import save_checkpoint
 from languagebind.train import TrainConfig, train
 from languagebind.utils.io import write_json_atomic
 
@@ -85,7 +85,6 @@ def train_tower(modality: str, preset: TowerPreset, config: DemoConfig, text_tow
     init_weights(model.towers, torch.Generator().manual_seed(config.seed))
     if start_from is not None:
         init_from_tower(model, modality, start_from, preset.temporal_std)
-    lb = LanguageBind(model, getattr(text_tower, "tokenizer", None), {modality: None})
     items = ShiftedItems(pixels, preset.shift, config.seed) if preset.shift and modality != "audio" else pixels
     run_dir = out_dir.parent / f".{out_dir.name}-run"
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -100,11 +99,12 @@ def train_tower(modality: str, preset: TowerPreset, config: DemoConfig, text_tow
         save_every=preset.steps, keep_checkpoints=1, log_every=1, progress=progress, seed=config.seed,
         device="cpu", precision=preset.precision)
     started = time.perf_counter()
-    result = train(cfg, run_dir, model=lb, text_cache=text_cache, on_step=on_step)
+    result = train(cfg, run_dir, model=model, tokenizer=getattr(text_tower, "tokenizer", None), text_cache=text_cache,
+                   on_step=on_step)
     seconds = time.perf_counter() - started
     losses = [float(h["loss"]) for h in result.history]
     shutil.rmtree(out_dir, ignore_errors=True)
-    result.model.save_pretrained(out_dir, modality)
+    save_checkpoint(out_dir, result.model, modality)
     write_json_atomic(out_dir / HISTORY_FILE, {"fingerprint": expected, "losses": losses, "seconds": seconds,
                                                "steps": result.steps}, indent=None)
     shutil.rmtree(run_dir, ignore_errors=True)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from languagebind.constants import AUDIO_MEAN, AUDIO_STD
 from languagebind.errors import ConfigError
 
 MODEL_TYPE_TO_MODALITY = {
@@ -100,8 +101,8 @@ class VisionConfig:
     lora: LoraConfig | None = None
     max_depth: float = 10.0
     sample_rate: int = 16000
-    audio_mean: float = -4.2677393
-    audio_std: float = 4.5689974
+    audio_mean: float = AUDIO_MEAN
+    audio_std: float = AUDIO_STD
 
     def __post_init__(self) -> None:
         if self.modality not in VISION_MODALITIES:
@@ -127,6 +128,15 @@ class VisionConfig:
     def frames_per_input(self) -> int:
         """Frames the tower sees per item (1 for still modalities)."""
         return self.num_frames if self.modality == "video" else 1
+
+    def processor_fields(self) -> dict[str, Any]:
+        """The ``ProcessorConfig`` fields this tower fixes: ``ProcessorConfig(**vision.processor_fields())``
+        (geometry from the tower, the rest from its checkpoint)."""
+        common = {"num_frames": self.num_frames, "max_depth": self.max_depth, "sample_rate": self.sample_rate,
+                  "audio_mean": self.audio_mean, "audio_std": self.audio_std}
+        if self.modality == "audio":
+            return {"num_mel_bins": self.image_size[0], "target_length": self.image_size[1], **common}
+        return {"image_size": self.image_size[0], **common}
 
 
 @dataclass(frozen=True)

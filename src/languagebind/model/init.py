@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from languagebind.constants import AUDIO_MEAN, AUDIO_STD
 from languagebind.errors import CheckpointError
 from languagebind.model.checkpoint import fit_state, read_config, read_weights
 from languagebind.model.config import CheckpointConfig, LoraConfig, from_official
@@ -33,7 +34,7 @@ MODALITY_DEFAULTS: dict[str, dict[str, Any]] = {
     "image": {}, "depth": {"max_depth": 10}, "thermal": {},
     "video": {"add_time_attn": True, "num_frames": 8},
     "audio": {"num_mel_bins": 112, "target_length": 1036, "audio_sample_rate": 16000,
-              "audio_mean": -4.2677393, "audio_std": 4.5689974},
+              "audio_mean": AUDIO_MEAN, "audio_std": AUDIO_STD},
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from languagebind.constants import AUDIO_MEAN, AUDIO_STD
 from languagebind.errors import ConfigError
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -36,8 +37,8 @@ class ProcessorConfig:
     num_mel_bins: int = 112
     target_length: int = 1036
     sample_rate: int = 16000
-    audio_mean: float = -4.2677393
-    audio_std: float = 4.5689974
+    audio_mean: float = AUDIO_MEAN
+    audio_std: float = AUDIO_STD
     max_image_pixels: int = 100_000_000
     max_aspect_ratio: float = 100.0
     max_audio_seconds: float = 600.0

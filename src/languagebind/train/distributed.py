@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from languagebind.utils.torchrun import torchrun_env
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,8 @@ def init_distributed(device: str = "auto", timeout_minutes: float = 30.0) -> Dis
 
     ``device="auto"``: ``cuda:LOCAL_RANK`` when CUDA is available, else the CPU. The backend follows the device.
     """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
+    launch = torchrun_env()
+    world, rank, local = launch.world_size, launch.rank, launch.local_rank
     if device == "auto":
         device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
     dev = torch.device(device)

@@ -1,4 +1,5 @@
-"""Held-out retrieval check during training: R@1 text -> item and item -> text on validation pairs.
+"""Held-out retrieval check during training: R@1 text -> item and item -> text on validation pairs
+(``evaluation.metrics``, as a share, not a percentage).
 
 Validation pairs are read in data order with the deterministic processors and a fixed text per item (the
 heaviest view present), so the numbers are comparable across evaluations and runs. Chance is ``1 / n``.
@@ -8,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
 from languagebind.data import DataSource, PairLoader, iter_samples
+from languagebind.evaluation.metrics import rank_metrics, target_ranks
 from languagebind.train.start import TrainingTower
 from languagebind.train.text_cache import TextEmbeddings
 
@@ -44,7 +46,11 @@ def heldout_recall(tower: TrainingTower, texts: TextEmbeddings, tokenize: Tokeni
         return {"val_items": 0, "val_skipped": len(skipped)}
     items, text = torch.cat(item_parts), torch.cat(text_parts)
     sim = text @ items.T
-    target = torch.arange(sim.shape[0])
-    return {"val_r1_text_to_item": float((sim.argmax(1) == target).float().mean()),
-            "val_r1_item_to_text": float((sim.argmax(0) == target).float().mean()),
+    target = range(sim.shape[0])
+    return {"val_r1_text_to_item": recall_at_1(sim, target), "val_r1_item_to_text": recall_at_1(sim.T, target),
             "val_items": int(sim.shape[0]), "val_skipped": len(skipped)}
+
+
+def recall_at_1(sim: torch.Tensor, targets: Sequence[int]) -> float:
+    """Share (0-1) of rows whose target scores highest (``evaluation.metrics``: ties in the target's favour)."""
+    return rank_metrics(target_ranks(sim, targets), ks=(1,))["R@1"] / 100

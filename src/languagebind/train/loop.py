@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,10 +25,11 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from languagebind.api import LanguageBind, processor_config
 from languagebind.data import AugmentConfig, DataError, PairLoader, Partition, TextSampler, build_batches, open_source
 from languagebind.errors import ConfigError
 from languagebind.model.core import LanguageBindModel
+from languagebind.pretrained import Pretrained, default_tokenizer
+from languagebind.processing import ProcessorConfig
 from languagebind.train import checkpoint as ckpt
 from languagebind.train.distributed import (
     DistInfo,
@@ -44,21 +44,24 @@ from languagebind.train.loss import contrastive_loss, gather, gather_with_grad, 
 from languagebind.train.optim import build_optimizer, clamp_temperature, select_trainable, set_lr
 from languagebind.train.recipe import TrainConfig
 from languagebind.train.runlog import RunLog
-from languagebind.train.start import TrainingTower, build_model, frozen_fingerprint, make_tokenizer
+from languagebind.train.start import TrainingTower, frozen_fingerprint, make_tokenizer, starting_model
 from languagebind.train.text_cache import TextEmbeddings
 from languagebind.utils.io import write_json_atomic
+from languagebind.utils.progress import progress as progress_bar
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class TrainResult:
-    """What a run produced: the trained model (adapters not merged), logged metrics, the last checkpoint."""
+    """What a run produced: the trained model (adapters not merged) and its tokenizer, logged metrics, the last
+    checkpoint. ``LanguageBind(result.model, result.tokenizer)`` encodes with it."""
 
-    model: LanguageBind
+    model: LanguageBindModel
     history: list[dict[str, Any]] = field(default_factory=list)
     checkpoint: Path | None = None
     steps: int = 0
+    tokenizer: Any = None
 
 
 @dataclass
@@ -71,18 +74,21 @@ class ResumePoint:
     path: Path | None = None
 
 
-def train(cfg: TrainConfig, run_dir: str | Path, resume: str | None = None, *, model: LanguageBind | None = None,
+def train(cfg: TrainConfig, run_dir: str | Path, resume: str | None = None, *,
+          model: LanguageBindModel | None = None, tokenizer: Any = None,
           text_cache: dict[str, torch.Tensor] | None = None,
           on_step: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
     """Train ``cfg.modality``'s tower; ``resume``: None (fresh run), ``"auto"`` (newest valid checkpoint, if
-    any) or a checkpoint directory. Python callers may pass a ready ``model`` and a shared ``text_cache``."""
+    any) or a checkpoint directory. Python callers may pass a ready ``model`` (with its ``tokenizer``; default
+    the HF text tower's own or the bundled CLIP one) and a shared ``text_cache``."""
     info = init_distributed(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(run_dir)
     m = cfg.modality
-    lb = model if model is not None else build_model(cfg)
-    core: LanguageBindModel = lb.model.to(info.device).eval()  # only the trained tower runs in training mode
+    start_model = starting_model(cfg) if model is None else Pretrained(
+        model, tokenizer if tokenizer is not None else default_tokenizer(model, None), dict.fromkeys(model.modalities))
+    core = start_model.model.to(info.device).eval()  # only the trained tower runs in training mode
     set_initial_temperature(core, cfg)
     trainable = select_trainable(core, cfg)
     optimizer = build_optimizer(trainable, cfg)
@@ -95,17 +101,17 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: str | None = None, *, m
     runlog = RunLog(run_dir, info.rank, info.is_main, cfg.tensorboard)
     if start.step:
         runlog.truncate_after(start.step)
-    tokenize = make_tokenizer(lb)
+    tokenize = make_tokenizer(start_model)
     texts = TextEmbeddings(lambda ids, mask: core.encode_text(ids, mask, modality=m), info.device, cfg.text_chunk,
                            cfg.text_cache_size, cfg.text_cache, text_cache, tokenize)
-    batches = training_batches(cfg, lb, tokenize, info, start)
+    batches = training_batches(cfg, core, tokenize, info, start)
     ddp = DistributedDataParallel(tower, device_ids=[info.device] if info.device.type == "cuda" else None) \
         if info.initialized else tower
     autocast = torch.autocast(info.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
-    result = TrainResult(lb, checkpoint=start.path, steps=start.step)
+    result = TrainResult(core, checkpoint=start.path, steps=start.step, tokenizer=start_model.tokenizer)
     stream_states = dict(start.stream_states)
     pending_skipped, window_start, window_samples = 0, time.perf_counter(), 0
-    progress = progress_bar(cfg, info, start.step)
+    progress = steps_bar(cfg, info, start.step)
 
     for step in range(start.step, cfg.max_steps):
         lr = set_lr(optimizer, step, cfg)
@@ -130,22 +136,19 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: str | None = None, *, m
             values = {"step": done, "loss": float(loss), "lr": lr,
                       **window_metrics(core, m, texts, info, window_samples, pending_skipped, window_start)}
             if evaluate_now:
-                values.update(evaluate(tower, texts, tokenize, lb, cfg, info, autocast))
+                values.update(evaluate(tower, texts, tokenize, core, cfg, info, autocast))
             runlog.metrics(values)
             result.history.append(values)
             if on_step is not None and info.is_main:
                 on_step(values)
-            if progress is not None:
-                progress.set_postfix(loss=f"{values['loss']:.4f}")
+            progress.set_postfix(loss=f"{values['loss']:.4f}")
             pending_skipped, window_start, window_samples = 0, time.perf_counter(), 0
-        if progress is not None:
-            progress.update(1)
+        progress.update(1)
         if last or done % cfg.save_every == 0:
             result.checkpoint = save_state(run_dir, done, cfg, info, trainable, optimizer, stream_states, fingerprint)
         result.steps = done
 
-    if progress is not None:
-        progress.close()
+    progress.close()
     runlog.close()
     del batches
     return result
@@ -223,12 +226,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def training_batches(cfg: TrainConfig, lb: LanguageBind, tokenize: Callable, info: DistInfo,
+def training_batches(cfg: TrainConfig, core: LanguageBindModel, tokenize: Callable, info: DistInfo,
                      start: ResumePoint) -> Iterator[dict[str, Any]]:
     """The DataLoader over this rank's stream, starting after ``start.batches`` micro-batches."""
     m = cfg.modality
     augment = AugmentConfig(tuple(cfg.crop_scale), cfg.flip, cfg.audio_chunks) if cfg.augment else None
-    loader = PairLoader(m, processor_config(lb.model.configs[m].vision), TextSampler.from_spec(cfg.text_weights),
+    loader = PairLoader(m, ProcessorConfig(**core.configs[m].vision.processor_fields()),
+                        TextSampler.from_spec(cfg.text_weights),
                         augment, train=True, contrast=cfg.contrast_weight > 0)
     source = open_source(cfg.train_data, cfg.data_root)
     dataset = build_batches(source, loader, tokenize, cfg.batch_size, cfg.seed,
@@ -248,13 +252,10 @@ def without_worker_traceback(batches: Iterator[dict[str, Any]]) -> Iterator[dict
         raise DataError(str(err).strip().splitlines()[-1].removeprefix(f"{DataError.__module__}.DataError: ")) from None
 
 
-def progress_bar(cfg: TrainConfig, info: DistInfo, start: int) -> Any:
-    show = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
-    if not (show and info.is_main):
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=cfg.max_steps, initial=start, desc=f"train {cfg.modality}", dynamic_ncols=True)
+def steps_bar(cfg: TrainConfig, info: DistInfo, start: int) -> Any:
+    """The main process's bar over optimizer steps (on a terminal unless ``cfg.progress`` says otherwise)."""
+    return progress_bar(total=cfg.max_steps, initial=start, desc=f"train {cfg.modality}",
+                        enabled=cfg.progress if info.is_main else False, leave=True, dynamic_ncols=True)
 
 
 # -- one step ---------------------------------------------------------------------------------------------
@@ -337,14 +338,14 @@ def window_metrics(core: LanguageBindModel, modality: str, texts: TextEmbeddings
             "skipped": sum_int(info, skipped), "text_cache_hit_rate": texts.hit_rate}
 
 
-def evaluate(tower: TrainingTower, texts: TextEmbeddings, tokenize: Callable, lb: LanguageBind, cfg: TrainConfig,
-             info: DistInfo, autocast: contextlib.AbstractContextManager) -> dict[str, Any]:
+def evaluate(tower: TrainingTower, texts: TextEmbeddings, tokenize: Callable, core: LanguageBindModel,
+             cfg: TrainConfig, info: DistInfo, autocast: contextlib.AbstractContextManager) -> dict[str, Any]:
     """Held-out R@1 on the main process (the others wait)."""
     values: dict[str, Any] = {}
     if info.is_main:
         m = cfg.modality
-        loader = PairLoader(m, processor_config(lb.model.configs[m].vision), TextSampler.from_spec(cfg.val_text),
-                            train=False)
+        loader = PairLoader(m, ProcessorConfig(**core.configs[m].vision.processor_fields()),
+                            TextSampler.from_spec(cfg.val_text), train=False)
         source = open_source(cfg.val_data, cfg.val_data_root or cfg.data_root)
         values = heldout_recall(tower, texts, tokenize, source, loader, cfg.val_samples, cfg.batch_size,
                                 info.device, autocast)

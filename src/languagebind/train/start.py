@@ -1,4 +1,5 @@
-"""Model set-up for training: build the starting model, freeze the text side, wrap the tower for training.
+"""Model set-up for training: the starting model (a ``LanguageBindModel`` and its tokenizer), the frozen text
+side, the tower wrapped for training.
 
 ``init`` is one of:
 * a Hugging Face ``CLIPModel`` directory (the official recipe starts from OpenCLIP ViT-L/14 DataComp in that
@@ -22,7 +23,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from languagebind.api import LanguageBind
 from languagebind.errors import ConfigError
 from languagebind.model.checkpoint import read_config
 from languagebind.model.config import CheckpointConfig, LoraConfig, TextConfig
@@ -32,6 +32,8 @@ from languagebind.model.lora import apply_lora, merge_lora
 from languagebind.model.presets import CLIP_L14_TEXT, VIT_B16, VIT_L14, tiny_config
 from languagebind.model.text import HFTextTower
 from languagebind.model.vision import VisionTower
+from languagebind.precision import apply_precision
+from languagebind.pretrained import Pretrained, load_pretrained, random_model, save_checkpoint
 from languagebind.processing import CLIPTokenizer
 from languagebind.train.recipe import TrainConfig
 
@@ -46,14 +48,20 @@ def lora_config(cfg: TrainConfig, temporal: bool) -> LoraConfig | None:
                       targets=tuple(cfg.lora_targets), temporal_only=temporal)
 
 
-def build_model(cfg: TrainConfig) -> LanguageBind:
+def starting_model(cfg: TrainConfig) -> Pretrained:
     """The starting model (CPU, fp32) for ``cfg.init``; random parts are seeded by ``cfg.seed``."""
     torch.manual_seed(cfg.seed)
+    start = _starting_model(cfg)
+    apply_precision(start.model, "fp32", torch.device("cpu"))
+    return start
+
+
+def _starting_model(cfg: TrainConfig) -> Pretrained:
     m = cfg.modality
     if cfg.init.startswith("random:"):
         config = random_config(cfg.init.split(":", 1)[1], m)
         config = _with_lora(config, lora_config(cfg, config.vision.temporal))
-        return LanguageBind.from_config(config, device="cpu", seed=cfg.seed)
+        return random_model(config, device="cpu", seed=cfg.seed)
     directory = Path(cfg.init)
     if not (directory / "config.json").is_file():
         raise ConfigError(f"init {directory}: not a checkpoint directory (no config.json)")
@@ -61,16 +69,16 @@ def build_model(cfg: TrainConfig) -> LanguageBind:
         return _from_clip(cfg, directory, directory, hf_clip=True)
     source = read_config(directory)
     if source.modality == m:
-        lb = LanguageBind.from_pretrained({m: directory}, device="cpu", precision="fp32",
-                                          geometry={m: vision_geometry(cfg.vision)} if cfg.vision else None)
-        tower = lb.model.towers[m]
+        loaded = load_pretrained({m: directory}, device="cpu", precision="fp32",
+                                 geometry={m: vision_geometry(cfg.vision)} if cfg.vision else None)
+        model = loaded.model
+        tower = model.towers[m]
         merge_lora(tower.encoder)
         lora = lora_config(cfg, tower.config.temporal)
         if lora is not None:
             apply_lora(tower.encoder, lora)
-        _set_config(lb.model, m, _with_lora(lb.model.configs[m], lora))
-        tower.config = lb.model.configs[m].vision
-        return lb
+        _set_config(model, m, _with_lora(model.configs[m], lora))
+        return loaded
     still = ("image", "depth", "thermal")
     if m not in still or source.modality not in still:
         raise ConfigError(f"init {directory}: a {source.modality} checkpoint can start an image, depth or thermal "
@@ -78,13 +86,14 @@ def build_model(cfg: TrainConfig) -> LanguageBind:
     if source.vision.lora is None:
         return _from_clip(cfg, directory, directory)
     with tempfile.TemporaryDirectory(prefix="languagebind-init-") as scratch:  # fold its LoRA in first
-        merged = LanguageBind.from_pretrained(directory, device="cpu", precision="fp32")
-        merged_for_export(merged, source.modality)
-        merged.save_pretrained(scratch, source.modality, format="official")
+        merged = load_pretrained(directory, device="cpu", precision="fp32")
+        merged_for_export(merged.model, source.modality)
+        save_checkpoint(scratch, merged.model, source.modality, "official", merged.tokenizer,
+                        merged.sources[source.modality])
         return _from_clip(cfg, Path(scratch), directory)
 
 
-def _from_clip(cfg: TrainConfig, weights: Path, origin: Path, hf_clip: bool = False) -> LanguageBind:
+def _from_clip(cfg: TrainConfig, weights: Path, origin: Path, hf_clip: bool = False) -> Pretrained:
     """A tower started the official way from the CLIP-like checkpoint ``weights`` (``origin``: for tokenizer files).
 
     ``vision`` fields shape a tower made from an HF CLIPModel; a LanguageBind source keeps its geometry unless
@@ -99,7 +108,7 @@ def _from_clip(cfg: TrainConfig, weights: Path, origin: Path, hf_clip: bool = Fa
     config = _with_lora(config, lora_config(cfg, config.vision.temporal))
     model = LanguageBindModel({m: config})
     init_from_clip(model, m, weights)
-    return LanguageBind(model, CLIPTokenizer.from_dir(origin), {m: origin}, "cpu", "fp32")
+    return Pretrained(model, CLIPTokenizer.from_dir(origin), {m: origin})
 
 
 def vision_geometry(fields: dict[str, Any]) -> dict[str, Any]:
@@ -133,15 +142,15 @@ def _with_lora(config: CheckpointConfig, lora: LoraConfig | None) -> CheckpointC
 
 
 def _set_config(model: LanguageBindModel, modality: str, config: CheckpointConfig) -> None:
+    """Change a tower's config (its LoRA), on the model and on the tower alike."""
     model.configs[modality] = config
+    model.towers[modality].config = config.vision
 
 
-def merged_for_export(lb: LanguageBind, modality: str) -> None:
+def merged_for_export(model: LanguageBindModel, modality: str) -> None:
     """Fold LoRA adapters into the base weights and drop them from the config (in place)."""
-    tower = lb.model.towers[modality]
-    merge_lora(tower.encoder)
-    _set_config(lb.model, modality, _with_lora(lb.model.configs[modality], None))
-    tower.config = lb.model.configs[modality].vision
+    merge_lora(model.towers[modality].encoder)
+    _set_config(model, modality, _with_lora(model.configs[modality], None))
 
 
 def frozen_fingerprint(model: nn.Module) -> str:
@@ -202,9 +211,9 @@ class HFTokenize:
         return {"input_ids": enc["input_ids"].long(), "attention_mask": enc["attention_mask"].long()}
 
 
-def make_tokenizer(lb: LanguageBind) -> object:
+def make_tokenizer(start: Pretrained) -> object:
     """The text tower's tokenizer as a picklable callable ``texts -> {"input_ids", "attention_mask"}``."""
-    text = lb.model.text
+    text = start.model.text
     if isinstance(text, HFTextTower):
         return HFTokenize(text.tokenizer, text.config.context_length)
-    return lb.tokenizer
+    return start.tokenizer
