@@ -82,6 +82,17 @@ def test_cli_demo_all_towers_then_checkpoints(tmp_path, capsys) -> None:
                                                                                             "audio->video"}
 
 
+def test_cli_demo_only_data_stops_after_generating(tmp_path, capsys) -> None:
+    preset = tmp_path / "preset.yaml"
+    preset.write_text(json.dumps(tiny(("depth",))))
+    out = tmp_path / "run"
+    assert main(["demo", "--out", str(out), "--config", str(preset), "--only", "data", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert f"VIDAL-mini in {out / 'data'}: train 24 items, " in captured.out and "test 12 items" in captured.out
+    assert "generated VIDAL-mini" in captured.err
+    assert (out / "data").is_dir() and not (out / "towers").exists() and not (out / "metrics.json").exists()
+
+
 def test_presets_parse_and_bad_keys_are_named() -> None:
     for name in ("default", "quick", "test"):
         config = load_config(name)

@@ -42,6 +42,17 @@ def test_config_file_overrides_and_unknown_keys(tmp_path: Path) -> None:
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
 
 
+def test_train_config_by_shipped_name_and_errors_name_the_file(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    shipped = Path(__file__).resolve().parents[2] / "configs" / "train" / "depth_lora.yaml"
+    assert TrainConfig.load("depth_lora") == TrainConfig.load(shipped)
+    with pytest.raises(ConfigError, match=r"depth_lora.yaml: unknown train config keys \['learning_rate'\]"):
+        TrainConfig.load("depth_lora", ["learning_rate=1"])
+    with pytest.raises(ConfigError, match=r"shipped train configs: .*depth_lora.*tiny"):
+        TrainConfig.load("depth_loar")
+
+
 def test_loss_is_symmetric_infonce() -> None:
     g = torch.Generator().manual_seed(0)
     a = F.normalize(torch.randn(5, 8, generator=g), dim=-1)

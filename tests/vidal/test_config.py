@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from languagebind.errors import ConfigError
-from languagebind.vidal.plan import last_tiny_models_record, load_config
+from languagebind.vidal.plan import load_config
 from tests.vidal.conftest import TINY_CONFIG
 
 
@@ -20,20 +20,33 @@ def test_tiny_config_resolves_models_dir(tmp_path: Path, monkeypatch: pytest.Mon
     assert [op.kind for op in config.stages] == ["probe", "keyframes", "audio", "depth", "thermal",
                                                  "keyframe_captions", "video_caption", "polish", "pack"]
     assert config.stages[3].model == "/m/depth-glpn"
-    monkeypatch.setenv("LANGUAGEBIND_MODELS_DIR", "/env")
-    assert load_config(TINY_CONFIG).stages[3].model == "/env/depth-glpn"
-    assert load_config(TINY_CONFIG, {"models_dir": "/cli"}).stages[3].model == "/cli/depth-glpn"
+    assert config.sources == {"models_dir": "--set"}
+    assert load_config(TINY_CONFIG, {"models_dir": "/cli"}, sources={"models_dir": "--models-dir"}
+                       ).describe_variables() == "  ${models_dir} = /cli  (--models-dir)"
 
 
-def test_models_dir_falls_back_to_the_last_tiny_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_silent_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the config and the command line set a variable: no environment variable, no remembered directory."""
     monkeypatch.chdir(tmp_path)  # ./tiny-models does not exist here
-    monkeypatch.delenv("LANGUAGEBIND_MODELS_DIR", raising=False)
-    assert load_config(TINY_CONFIG).stages[3].model == "./tiny-models/depth-glpn"
-    made = tmp_path / "made"
-    made.mkdir()
-    last_tiny_models_record().parent.mkdir(parents=True)
-    last_tiny_models_record().write_text(str(made))
-    assert load_config(TINY_CONFIG).stages[3].model == f"{made}/depth-glpn"
+    monkeypatch.setenv("LANGUAGEBIND_MODELS_DIR", "/env")
+    made = tmp_path / "cache" / "languagebind"
+    made.mkdir(parents=True)
+    (made / "tiny-models-dir").write_text(str(tmp_path))  # what older versions remembered
+    config = load_config(TINY_CONFIG)
+    assert config.stages[3].model == "./tiny-models/depth-glpn"
+    assert config.variables == {"models_dir": "./tiny-models"} and config.sources == {"models_dir": "vars default"}
+    assert "(vars default)" in config.describe_variables()
+
+
+def test_shipped_build_configs_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_config("tiny", {"models_dir": "/m"}).fingerprint() == load_config(TINY_CONFIG,
+                                                                                   {"models_dir": "/m"}).fingerprint()
+    assert load_config("vidal").stages[-1].kind == "pack"
+    with pytest.raises(ConfigError, match="shipped build configs: tiny, vidal"):
+        load_config("tiniest")
+    (tmp_path / "tiny").write_text("stages: [{kind: probe}, {kind: pack}]\n")  # an existing file wins
+    assert [op.kind for op in load_config("tiny").stages] == ["probe", "pack"]
 
 
 def test_fingerprint_follows_options() -> None:

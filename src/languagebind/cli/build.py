@@ -1,8 +1,11 @@
 """`languagebind build`: raw short videos -> keyframes, depth, infrared, audio, multi-view text -> shards.
 
     languagebind build --make-tiny-models ./tiny-models
-    languagebind build --config configs/build/tiny.yaml --input VIDEOS_DIR --out OUT [--models-dir DIR]
-    languagebind build --config configs/build/vidal.yaml --input manifest.jsonl --out OUT --executor ray
+    languagebind build --config tiny --input VIDEOS_DIR --out OUT [--models-dir DIR]
+    languagebind build --config vidal --input manifest.jsonl --out OUT --executor ray
+
+``--config`` is a file or the name of a shipped build config (``tiny``, ``vidal``). The config's variables come
+from its ``vars`` defaults, ``--set`` and ``--models-dir`` only; the plan prints each with its source.
 
 See docs/vidal-builder.md.
 """
@@ -17,7 +20,7 @@ from languagebind.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="build config YAML (e.g. configs/build/tiny.yaml)")
+    parser.add_argument("--config", help="build config: a YAML file or a shipped name (tiny, vidal)")
     parser.add_argument("--input", type=Path, help="a directory of videos with sidecar metadata, or a .jsonl/.csv "
                                                    "manifest")
     parser.add_argument("--out", type=Path, help="output directory (resumable: re-run the same command)")
@@ -49,28 +52,25 @@ def run(args: argparse.Namespace) -> int:
     from languagebind.vidal.plan import load_config
 
     overrides = dict(_parse_set(item) for item in args.set)
+    sources = {name: "--set" for name in overrides}
     if args.models_dir:
         overrides["models_dir"] = args.models_dir
-    config = load_config(args.config, overrides, shard_size=args.shard_size)
+        sources["models_dir"] = "--models-dir"
+    config = load_config(args.config, overrides, shard_size=args.shard_size, sources=sources)
+    print(f"config: {config.path}" + (f"; variables:\n{config.describe_variables()}" if config.variables else ""),
+          file=sys.stderr)
     result = build(config, args.input, args.out, executor=args.executor, workers=args.workers,
                    retry_failed=args.retry_failed, dry_run=args.dry_run, progress=args.progress)
     return 1 if result.errors else 0
 
 
 def make_tiny(directory: Path) -> int:
-    from languagebind.vidal.plan import last_tiny_models_record
     from languagebind.vidal.tiny_models import make_tiny_models
 
     written = make_tiny_models(directory)
-    record = last_tiny_models_record()
-    try:
-        record.parent.mkdir(parents=True, exist_ok=True)
-        record.write_text(str(directory.resolve()) + "\n")
-    except OSError:
-        pass  # only a convenience for configs whose models_dir default is missing
     print(f"wrote {len(written)} tiny models to {directory}: {', '.join(p.name for p in written)}")
-    print(f"use them with: languagebind build --config configs/build/tiny.yaml --models-dir {directory} "
-          "--input VIDEOS --out OUT", file=sys.stderr)
+    print(f"use them with: languagebind build --config tiny --models-dir {directory} --input VIDEOS --out OUT",
+          file=sys.stderr)
     return 0
 
 

@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     size.add_argument("--config", default=None,
                       help="a preset name in configs/demo/ or a YAML file (default: 'default')")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--only", choices=("data",), default=None,
+                        help="run only this first stage and stop (data: generate or reuse the preset's VIDAL-mini "
+                             "under OUT/data)")
 
 
 def parse_checkpoints(specs: list[str]) -> dict[str, str]:
@@ -41,8 +44,10 @@ def run(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched: the language tower ships in a package
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from pathlib import Path
+
     from languagebind.demo.presets import load_config
-    from languagebind.demo.run import run_demo
+    from languagebind.demo.run import generate_data, run_demo
     from languagebind.demo.table import format_table
 
     config = load_config("quick" if args.quick else args.config or "default")
@@ -51,6 +56,12 @@ def run(args: argparse.Namespace) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    if args.only == "data":
+        splits = generate_data(Path(args.out), config, progress=False if args.no_progress else sys.stderr.isatty(),
+                               log=log)
+        print(f"VIDAL-mini in {Path(args.out) / 'data'}: "
+              + ", ".join(f"{name} {len(split.ids)} items" for name, split in splits.items()))
+        return 0
     result = run_demo(args.out, config, fresh=args.fresh, checkpoints=checkpoints or None,
                       progress=False if args.no_progress else None, log=log)
     print(format_table(result.metrics))

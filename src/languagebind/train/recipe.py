@@ -7,34 +7,15 @@ parsed as YAML (``lr=1e-4``, ``augment=false``, ``vision.num_frames=8``, ``lr_mu
 from __future__ import annotations
 
 import dataclasses
-import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from languagebind.errors import ConfigError
+from languagebind.utils.configfile import apply_overrides, find_config, read_config, to_dataclass
 
 TUNING_MODES = ("lora", "partial", "attention", "full")
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads ``1e-4`` as a string (it wants ``1.0e-4``); read it as the float everyone means."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$"
-               r"|^\.(?:nan|NaN|NAN)$"),
-    list("-+0123456789."))
-
-
-def parse_yaml(text: str) -> Any:
-    """YAML with ``_Loader`` (a ``SafeLoader``)."""
-    return yaml.load(text, Loader=_Loader)
 
 
 TRAIN_PRECISIONS = ("fp32", "bf16")
@@ -136,64 +117,21 @@ class TrainConfig:
 
     # -- reading and writing -------------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown train config keys {unknown}; known: {', '.join(sorted(known))}")
-        return cls(**dict(data))
+    def from_dict(cls, data: Mapping[str, Any], source: str | Path | None = None) -> TrainConfig:
+        """Unknown keys are a `ConfigError` naming them (and ``source``, the file they came from)."""
+        return to_dataclass(cls, dict(data), "train config", source)
 
     @classmethod
     def load(cls, path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
-        """A config file (YAML/JSON/TOML; relative paths are relative to the working directory) plus overrides."""
-        data: dict[str, Any] = read_config_file(Path(path)) if path is not None else {}
-        for item in overrides:
-            apply_override(data, item)
-        return cls.from_dict(data)
+        """A config file (YAML/JSON/TOML; relative paths are relative to the working directory) or the name of
+        a shipped one (``tiny``, ``depth_lora``, ...: ``languagebind/configs/train/``), plus overrides."""
+        found = find_config(path, "train") if path is not None else None
+        data: dict[str, Any] = read_config(found, "train config") if found is not None else {}
+        return cls.from_dict(apply_overrides(data, overrides), found)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (an in-memory data source is written as its ``repr``)."""
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
-
-
-def read_config_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"cannot read config {path}: {err.strerror or err}") from err
-    try:
-        if path.suffix == ".toml":
-            import tomllib
-
-            data = tomllib.loads(text)
-        elif path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            data = parse_yaml(text) or {}
-    except Exception as err:
-        raise ConfigError(f"{path}: cannot parse ({err})") from err
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config file must be a mapping of keys to values")
-    return data
-
-
-def apply_override(data: dict[str, Any], item: str) -> None:
-    """``KEY=VALUE`` (``a.b=VALUE`` for a nested mapping); VALUE is parsed as YAML."""
-    key, sep, raw = item.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"override {item!r} is not KEY=VALUE")
-    try:
-        value = parse_yaml(raw) if raw.strip() else None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"override {item!r}: cannot parse the value ({err})") from err
-    *parents, leaf = key.strip().split(".")
-    target = data
-    for part in parents:
-        child = target.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"override {item!r}: {part} is not a mapping")
-        target = child
-    target[leaf] = value
 
 
 def _plain(value: Any) -> Any:

@@ -1,9 +1,13 @@
-"""Loading Hugging Face models for the stages: local directories only, quiet, offline."""
+"""Loading Hugging Face models for the stages: local directories only, quiet, offline.
+
+Offline is per call (``local_files_only=True``), not process-wide: nothing here touches ``os.environ``, and
+transformers' logging is quietened only while a model loads, then restored.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +18,20 @@ from languagebind.errors import ConfigError
 PRECISIONS = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
-def offline() -> None:
-    """Nothing is downloaded at run time: the hub is switched off and transformers' chatter silenced."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    import transformers
+@contextmanager
+def quiet() -> Iterator[None]:
+    """transformers' warnings and progress bars off for the duration; the caller's settings restored after."""
+    from transformers.utils import logging
 
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
+    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
 
 
 def local_dir(path: str | Path | None, stage: str, marker: str = "config.json") -> Path:
@@ -43,14 +53,15 @@ def load_pretrained(loader: Any, path: Path, precision: str = "fp32", device: An
 
     if precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    offline()
-    model = loader.from_pretrained(path, local_files_only=True, dtype=getattr(torch, PRECISIONS[precision]))
+    with quiet():
+        model = loader.from_pretrained(path, local_files_only=True, dtype=getattr(torch, PRECISIONS[precision]))
     return model.to(device).eval()
 
 
 def load_processor(loader: Any, path: Path) -> Any:
-    offline()
-    return loader.from_pretrained(path, local_files_only=True)
+    """``loader.from_pretrained(path)`` from local files only."""
+    with quiet():
+        return loader.from_pretrained(path, local_files_only=True)
 
 
 def model_label(path: Path, config: Any) -> str:

@@ -11,10 +11,9 @@
       - ...
       - {kind: pack, official: true}
 
-A variable's value comes from, in order: ``--set NAME=VALUE`` (``--models-dir`` sets ``models_dir``), the
-environment variable ``LANGUAGEBIND_<NAME>``, the default under ``vars``. For ``models_dir`` only, when its
-default directory does not exist, the directory written by the last ``languagebind build --make-tiny-models``
-on this machine is used (a notice is printed).
+A variable's value comes from the command line (``--set NAME=VALUE``; ``--models-dir`` sets ``models_dir``) or
+else its default under ``vars`` -- nothing else (no environment variable, no remembered directory), so a build is
+reproduced from its config and flags. ``BuildConfig.sources`` says where each value came from; the plan prints it.
 """
 
 from __future__ import annotations
@@ -22,16 +21,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
-import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from languagebind.errors import ConfigError
+from languagebind.utils.configfile import check_keys, find_config, read_config
 from languagebind.vidal.operators import BASE_FIELDS, Operator, operator_class
 
 TOP_LEVEL = ("vars", "shard_size", "stages")
@@ -46,6 +43,12 @@ class BuildConfig:
     shard_size: int = 64
     variables: dict[str, str] = dataclasses.field(default_factory=dict)
     path: str = ""
+    sources: dict[str, str] = dataclasses.field(default_factory=dict)  # variable -> "vars default" | "--set ..."
+
+    def describe_variables(self) -> str:
+        """One line per variable: its value and where the value came from."""
+        return "\n".join(f"  ${{{name}}} = {value}  ({self.sources.get(name, 'vars default')})"
+                         for name, value in self.variables.items())
 
     def describe(self) -> dict[str, Any]:
         return {"shard_size": self.shard_size, "stages": [op.describe() for op in self.stages]}
@@ -55,28 +58,15 @@ class BuildConfig:
         return hashlib.sha256(json.dumps(self.describe(), sort_keys=True, default=str).encode()).hexdigest()
 
 
-def last_tiny_models_record() -> Path:
-    """Where ``--make-tiny-models`` records the directory it wrote."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "languagebind" / "tiny-models-dir"
-
-
-def load_config(path: str | Path, overrides: dict[str, str] | None = None, shard_size: int | None = None
-                ) -> BuildConfig:
-    """Parse, substitute variables, build and validate the stages of the config at ``path``."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"build config {str(path)!r}: {err.strerror}") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"build config {str(path)!r}: not valid YAML ({err})") from err
-    if not isinstance(raw, dict):
-        raise ConfigError(f"build config {str(path)!r}: expected a mapping with {', '.join(TOP_LEVEL)}")
-    unknown = sorted(set(raw) - set(TOP_LEVEL))
-    if unknown:
-        raise ConfigError(f"build config {str(path)!r}: unknown key(s) {unknown}; known: {', '.join(TOP_LEVEL)}")
-    variables = resolve_variables(raw.get("vars") or {}, overrides or {})
+def load_config(path: str | Path, overrides: Mapping[str, str] | None = None, shard_size: int | None = None,
+                sources: Mapping[str, str] | None = None) -> BuildConfig:
+    """Parse, substitute variables, build and validate the stages of the config at ``path`` (a file, or the name
+    of a shipped build config: ``tiny``, ``vidal``). ``overrides`` set declared variables; ``sources`` names
+    where each override came from (default ``--set``), for the plan."""
+    path = find_config(path, "build")
+    raw = read_config(path, "build config")
+    check_keys(raw, TOP_LEVEL, "", f"build config {str(path)!r}")
+    variables, origins = resolve_variables(raw.get("vars") or {}, overrides or {}, sources or {})
     stage_specs = substitute(raw.get("stages") or [], variables)
     if not isinstance(stage_specs, list) or not stage_specs:
         raise ConfigError(f"build config {str(path)!r}: 'stages' must be a non-empty list")
@@ -85,31 +75,22 @@ def load_config(path: str | Path, overrides: dict[str, str] | None = None, shard
     size = int(shard_size or raw.get("shard_size") or 64)
     if size < 1:
         raise ConfigError("shard_size must be >= 1")
-    return BuildConfig(stages=stages, shard_size=size, variables=variables, path=str(path))
+    return BuildConfig(stages=stages, shard_size=size, variables=variables, path=str(path), sources=origins)
 
 
-def resolve_variables(defaults: dict[str, Any], overrides: dict[str, str]) -> dict[str, str]:
+def resolve_variables(defaults: Mapping[str, Any], overrides: Mapping[str, str],
+                      sources: Mapping[str, str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """Values of the declared variables (an override, else the default) and where each came from."""
     unknown = sorted(set(overrides) - set(defaults))
     if unknown:
         raise ConfigError(f"--set {unknown[0]}=...: the config declares no such variable "
                           f"(declared under vars: {', '.join(defaults) or 'none'})")
-    values = {}
+    values, origins = {}, {}
     for name, default in defaults.items():
-        env = os.environ.get(f"LANGUAGEBIND_{name.upper()}")
-        values[name] = str(overrides.get(name) or env or default)
-        if name == "models_dir" and name not in overrides and not env and not Path(values[name]).exists():
-            values[name] = _remembered_models_dir(values[name])
-    return values
-
-
-def _remembered_models_dir(default: str) -> str:
-    record = last_tiny_models_record()
-    remembered = record.read_text().strip() if record.is_file() else ""
-    if remembered and Path(remembered).is_dir():
-        print(f"languagebind build: {default} does not exist; using the tiny models written last by "
-              f"--make-tiny-models: {remembered}", file=sys.stderr)
-        return remembered
-    return default
+        overridden = name in overrides and overrides[name] != ""
+        values[name] = str(overrides[name] if overridden else default)
+        origins[name] = (sources or {}).get(name, "--set") if overridden else "vars default"
+    return values, origins
 
 
 def substitute(value: Any, variables: dict[str, str]) -> Any:
