@@ -1,4 +1,4 @@
-"""Title cleaning (whole words only) and the multi-view text sampling rule."""
+"""The multi-view text sampling rule (title cleaning: test_titles.py)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,8 @@ import collections
 import numpy as np
 import pytest
 
-from languagebind.data.text import MIX_WEIGHTS, TextSampler, TextViews, clean_title, parse_weights
+from languagebind.data.text import MIX_WEIGHTS, TextSampler, TextViews, parse_weights
 from languagebind.errors import ConfigError, InputError
-
-
-@pytest.mark.parametrize(("raw", "clean"), [
-    ("WHY SCUBA DIVERS ROLL BACKWARDS OFF BOAT #shorts", "why scuba divers roll backwards off boat"),
-    # the official substring regex turned this into "strawberry cake game tutorial, cooking"
-    ("Strawberry shortcake videogame tutorial #cooking #viralvideo",
-     "strawberry shortcake videogame tutorial, cooking"),
-    ("Funny video of my cat &amp; dog!! #cute cat #viral #tiktok", "funny of my cat dog!!, cute cat"),
-    ("#shorts #youtube", ""),
-    ("#tutorial only tags", "tutorial only tags"),
-    ("Gâteau au chocolat 🍫 #recette_facile", "gâteau au chocolat, recette facile"),
-])
-def test_clean_title(raw: str, clean: str) -> None:
-    assert clean_title(raw) == clean
-
-
-def test_custom_stop_words() -> None:
-    assert clean_title("Cat video #cat", frozenset({"cat"})) == "video"
 
 
 def views(**overrides: object) -> TextViews:

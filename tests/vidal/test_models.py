@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from languagebind.data.titles import Title
 from languagebind.errors import ConfigError
 from languagebind.vidal.captions import KeyframeCaptions, VideoCaption, frame_grid
 from languagebind.vidal.depth import DepthEstimation
 from languagebind.vidal.munit import AdaINGen
 from languagebind.vidal.polish import Polish, clean_answer, rule_captions
 from languagebind.vidal.sample import InputItem, Sample
-from languagebind.vidal.text_rules import CleanText
 from languagebind.vidal.thermal import ThermalTranslation
 
 
@@ -24,7 +24,7 @@ def _samples(count: int = 2, shape: tuple[int, int] = (40, 52)) -> list[Sample]:
     for index in range(count):
         sample = Sample(InputItem(index, f"clip{index}", "x.mp4", "x.mp4", "A dog on a boat", ("dog",)))
         sample.fields["keyframes"] = [rng.integers(0, 255, (*shape, 3), dtype=np.uint8) for _ in range(8)]
-        sample.fields["text"] = CleanText("A dog on a boat", ("dog", "sea"))
+        sample.fields["text"] = Title("A dog on a boat", ("dog", "sea"))
         samples.append(sample)
     return samples
 

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from languagebind.data.shards import tar_samples, write_tar
+from languagebind.data.titles import Title
 from languagebind.vidal.operators import StageTiming
 from languagebind.vidal.pack import Pack
 from languagebind.vidal.sample import InputItem, Sample
@@ -18,18 +20,15 @@ from languagebind.vidal.shards import (
     ShardJob,
     plan,
     read_status,
-    read_tar_members,
     summarize,
     write_shard,
-    write_tar,
 )
-from languagebind.vidal.text_rules import CleanText
 
 
 def _finished_sample(index: int, with_all: bool = True) -> Sample:
     rng = np.random.default_rng(index)
     sample = Sample(InputItem(index, f"clip{index}", "/x.mp4", f"clip{index}.mp4", "A dog #fun", ("dog",)))
-    sample.fields.update(text=CleanText("A dog", ("dog",)), info=None,
+    sample.fields.update(text=Title("A dog", ("dog",)), info=None,
                          keyframes=[rng.integers(0, 255, (32, 48, 3), dtype=np.uint8) for _ in range(8)])
     if with_all:
         sample.fields.update(audio=np.zeros(1600, np.float32), audio_rate=16000,
@@ -100,7 +99,7 @@ def test_retry_merges_into_the_finished_shard(tmp_path: Path) -> None:
     assert done == 1 and len(jobs) == 1 and jobs[0].retry and [i.id for i in jobs[0].items] == ["clip1"]
     retried = _pack([_finished_sample(1)])
     write_shard(tmp_path, jobs[0], retried)
-    merged = read_tar_members(tmp_path / "shards" / "shard-000000.tar")
+    merged = tar_samples(tmp_path / "shards" / "shard-000000.tar")
     assert list(merged) == ["clip0", "clip1", "clip2"]
     fresh = tmp_path / "fresh"
     write_shard(fresh, ShardJob(0, items), _pack([_finished_sample(i) for i in range(3)]))

@@ -1,23 +1,21 @@
-"""Training texts: the multi-view captions of a clip, title cleaning, and the weighted view sampling rule.
+"""Training texts: the multi-view captions of a clip and the weighted view sampling rule.
 
 A VIDAL clip has up to five kinds of text: the YouTube title with hashtags (``raw``), a video caption
 (official ``mplug``), a polished caption (``polish_mplug``), a sound caption (``sound_mplug``) and one caption per
 keyframe (``ofa0..7``). Each training step uses one, drawn by weight (the official ``mix`` rule: 0.2 each, the
 keyframe share split evenly over the keyframe captions). A keyframe caption ``k`` also pins frame ``k`` of depth
-and thermal, whose frames were derived from the same keyframes.
+and thermal, whose frames were derived from the same keyframes. Titles are cleaned by `languagebind.data.titles`.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
+from languagebind.data.titles import clean_title
 from languagebind.errors import ConfigError, InputError
 
 VIEWS = ("raw", "video_caption", "polished_caption", "sound_caption", "keyframe_captions", "captions")
@@ -93,47 +91,6 @@ def _string(value: object) -> str:
     if not isinstance(value, str):
         raise InputError(repr(value)[:60], "a text field must be a string")
     return value.strip()
-
-
-# -- title cleaning ------------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def default_stop_words() -> frozenset[str]:
-    """The words removed from titles and hashtags (``youtube_stopwords.txt`` beside this module)."""
-    text = resources.files("languagebind.data").joinpath("youtube_stopwords.txt").read_text()
-    return frozenset(w.strip().lower() for w in text.splitlines() if w.strip() and not w.startswith("#"))
-
-
-@lru_cache(maxsize=8)
-def _stop_pattern(stop_words: frozenset[str]) -> re.Pattern[str]:
-    words = sorted(stop_words, key=len, reverse=True)
-    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)") if words else re.compile("$^")
-
-
-def clean_title(raw: str, stop_words: frozenset[str] | None = None) -> str:
-    """``"Title words #tag1 #tag2"`` -> ``"title words, tag1 tag2"``: lower case, stop words removed as whole
-    words (never inside a word), hashtags that are stop words dropped, punctuation kept in the title only.
-
-    Letters of any script are kept (the official filter kept ASCII only). Returns ``""`` when nothing is left.
-    """
-    stop_words = default_stop_words() if stop_words is None else stop_words
-    pattern = _stop_pattern(stop_words)
-    text = html.unescape(raw).lower()
-    title, *tags = text.split("#")
-    title = _squash(re.sub(r"[^\w\s.,;:?!'\"|]", " ", pattern.sub(" ", title)))
-    kept = []
-    for tag in tags:
-        tag = _squash(re.sub(r"[^\w\s]|_", " ", pattern.sub(" ", tag)))
-        if tag:
-            kept.append(tag)
-    tail = " ".join(kept)
-    if title and tail:
-        return f"{title}, {tail}"
-    return title or tail
-
-
-def _squash(text: str) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return re.sub(r"\s+([.,;:?!])", r"\1", text).strip(" ,;:|")
 
 
 # -- view sampling -----------------------------------------------------------------------------------
