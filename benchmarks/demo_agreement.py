@@ -20,7 +20,7 @@ from languagebind.api import LanguageBind
 from languagebind.data.synthetic.captions import zero_shot_labels
 from languagebind.data.synthetic.vocab import CATEGORIES
 from languagebind.demo.data import read_split, split_tensors
-from languagebind.precision import hardware_summary
+from languagebind.precision import hardware_summary, tune_cpu_allocator
 from languagebind.utils.io import write_json_atomic
 
 MODALITIES = ("video", "audio", "depth", "thermal", "image")
@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--demo", type=Path, default=REPO / "runs" / "demo")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "demo_agreement.json")
     args = parser.parse_args()
+    tune_cpu_allocator()  # as the languagebind CLI does (LANGUAGEBIND_MALLOC_TUNING=0 turns it off)
     reference = embed_all(args.demo, "fp32")
     results: dict[str, Any] = {"machine": hardware_summary(), "demo": str(args.demo), "modes": {}}
     print(f"{'mode':>5} {'tower':>8} {'cos items':>10} {'cos labels':>11} {'decisions kept':>15}")

@@ -10,8 +10,10 @@ preprocessing alone (our processors on the asset files), the encoder at each bat
 every runner), end to end from files (ours: decode + preprocess + encode with background decoding), samples/s,
 peak RSS (model building + encoder stage; the end-to-end stage's peak separately), and the cosine of each
 precision's embeddings to our fp32 ones (same weights, same inputs). Wall-clock and process CPU seconds are both
-recorded (CPU time is less disturbed by other processes on a shared machine). The ``official`` runner is
-described in benchmarks/official_style.py. Writes a table and ``--out`` (JSON).
+recorded (CPU time is less disturbed by other processes on a shared machine). Our runners opt in to the
+process-wide allocator tuning at start, as the ``languagebind`` CLI does (``LANGUAGEBIND_MALLOC_TUNING=0`` turns it
+off; ``malloc_tuned`` per result); the ``official`` runner, described in benchmarks/official_style.py, does not.
+Writes a table and ``--out`` (JSON).
 """
 
 from __future__ import annotations
@@ -124,8 +126,12 @@ def timed(fn: Any, arg: Any, repeats: int) -> tuple[list[float], list[float], An
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
+    from languagebind.precision import hardware_summary, tune_cpu_allocator
+
     torch.set_num_threads(spec["threads"])
     modality, runner = spec["modality"], spec["runner"]
+    if runner != "official":  # opt in as the languagebind CLI does (the official code does not tune the heap)
+        tune_cpu_allocator()  # LANGUAGEBIND_MALLOC_TUNING=0 turns it off
     config = load_config(modality, spec["tiny"])
     start = time.perf_counter()
     encode, encode_files, resolved = build_runner(modality, runner, config)
@@ -150,9 +156,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         result["e2e"] = {"items": len(items), "s": float(np.median(walls)), "samples_per_s":
                          len(items) / float(np.median(walls)), "cpu_s": float(np.median(cpus))}
         result["peak_rss_e2e_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    from languagebind.precision import hardware_summary
-
-    result["malloc_tuned"] = hardware_summary()["malloc_tuned"]  # set when our model was built (not official)
+    result["malloc_tuned"] = hardware_summary()["malloc_tuned"]  # our runners opt in at start (not official)
     return result
 
 

@@ -38,12 +38,14 @@ def measure(preset: str, precision: str, text_cache: bool, checkpointing: bool, 
     """One configuration, in this process."""
     import torch
 
+    from languagebind.precision import tune_cpu_allocator
     from languagebind.train.loop import optimization_step, set_initial_temperature
     from languagebind.train.optim import build_optimizer, select_trainable
     from languagebind.train.recipe import TrainConfig
     from languagebind.train.start import TrainingTower, starting_model
     from languagebind.train.text_cache import TextEmbeddings
 
+    tune_cpu_allocator()  # as `languagebind train` does (LANGUAGEBIND_MALLOC_TUNING=0 turns it off)
     torch.set_num_threads(threads)
     cfg = TrainConfig(modality="image", init=f"random:{preset}", tuning=tuning, precision=precision,
                       text_cache=text_cache, grad_checkpointing=checkpointing, batch_size=batch, train_data="memory",

@@ -45,9 +45,19 @@ def build_parser(available: dict[str, tuple[str, str]] | None = None) -> argpars
     return parser
 
 
+def opt_in_process_tuning() -> None:
+    """What a program may do and the library does not: keep freed memory in the heap for reuse (glibc; see
+    ``languagebind.precision.memory``; ``LANGUAGEBIND_MALLOC_TUNING=0`` turns it off). Imported here, after the
+    arguments are parsed, so that ``languagebind --help`` does not import torch."""
+    from languagebind.precision import tune_cpu_allocator
+
+    tune_cpu_allocator()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the sub-command; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    opt_in_process_tuning()
     try:
         return int(args._run(args) or 0)
     except LanguageBindError as err:

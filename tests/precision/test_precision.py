@@ -13,6 +13,7 @@ from languagebind import precision as prec
 from languagebind.errors import InputError
 from languagebind.model.core import LanguageBindModel, init_weights
 from languagebind.model.presets import TINY_VISION, tiny_config
+from languagebind.precision import auto, device, memory
 
 MODALITIES = ("image", "video", "audio", "depth", "thermal")
 BOUNDS = {"bf16": 0.999, "int8": 0.995, "fp16": 0.999}
@@ -100,13 +101,13 @@ def test_int8_probe_simulates_the_quantised_tower() -> None:
 
 
 def test_auto_falls_back_when_int8_would_disagree(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(prec, "_AUTO_CACHE", {})
-    monkeypatch.setattr(prec, "time_blocks", lambda probe, modes: {"fp32": 1.0, "bf16": 0.6, "int8": 0.3})
-    monkeypatch.setattr(prec, "cpu_has_native_bf16", lambda: True)
-    monkeypatch.setattr(prec, "int8_probe_cosine", lambda tower: 0.98)  # outlier activations, as MiniLM has
+    monkeypatch.setattr(auto, "_TIMING_CACHE", {})
+    monkeypatch.setattr(auto, "time_blocks", lambda probe, modes: {"fp32": 1.0, "bf16": 0.6, "int8": 0.3})
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(auto, "int8_probe_cosine", lambda tower: 0.98)  # outlier activations, as MiniLM has
     assert prec.apply_precision(tiny_model("image"), "auto", CPU) == "bf16"
-    monkeypatch.setattr(prec, "cpu_has_native_bf16", lambda: False)
-    monkeypatch.setattr(prec, "_AUTO_CACHE", {})
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(auto, "_TIMING_CACHE", {})
     assert prec.apply_precision(tiny_model("image"), "auto", CPU) == "fp32"
 
 
@@ -140,21 +141,21 @@ def test_pick_fastest_needs_a_clear_win_over_the_more_faithful_mode() -> None:
 
 
 def test_bf16_is_never_a_candidate_without_native_support(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(prec, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: False)
     assert "bf16" not in prec.native_precisions(CPU)
     assert prec.native_precisions(CPU)[0] == "fp32"
 
 
 def test_auto_picks_a_measured_native_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(prec, "_AUTO_CACHE", {})
+    monkeypatch.setattr(auto, "_TIMING_CACHE", {})
     timed: list[str] = []
 
     def fake_time(probe: tuple, modes: list[str]) -> dict[str, float]:
         timed.extend(modes)
         return {"fp32": 1.0, "bf16": 0.4, "int8": 0.38}  # int8 not clearly faster than bf16
 
-    monkeypatch.setattr(prec, "time_blocks", fake_time)
-    monkeypatch.setattr(prec, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(auto, "time_blocks", fake_time)
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: True)
     model = tiny_model("image")
     assert prec.apply_precision(model, "auto", CPU) == "bf16"
     assert prec.input_dtype(model.towers["image"]) == torch.bfloat16
@@ -170,10 +171,10 @@ def test_time_blocks_runs_every_native_mode() -> None:
 
 
 def test_allocator_tuning_is_opt_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(prec, "_allocator_tuned", False)
+    monkeypatch.setattr(memory, "_allocator_tuned", False)
     monkeypatch.setenv("LANGUAGEBIND_MALLOC_TUNING", "0")
     assert prec.tune_cpu_allocator() is False
     monkeypatch.delenv("LANGUAGEBIND_MALLOC_TUNING")
     tuned = prec.tune_cpu_allocator()
     assert tuned is (sys.platform.startswith("linux") and sys.implementation.name == "cpython")  # glibc here
-    assert prec.hardware_summary()["malloc_tuned"] is prec._allocator_tuned
+    assert prec.hardware_summary()["malloc_tuned"] is memory._allocator_tuned

@@ -1,0 +1,137 @@
+"""``auto``: the fastest mode the hardware runs natively that stays faithful, chosen by timing.
+
+On the CPU it times one transformer block of the model's widest tower in each native mode (once per process,
+device, block shape and thread count: ``_TIMING_CACHE``); a mode replaces a more faithful one only when it is
+``MIN_SPEEDUP`` faster, so ``auto`` is never slower than fp32. Before choosing int8 it simulates the quantised
+towers on a synthetic probe and keeps int8 only if their output stays within ``INT8_MIN_PROBE_COSINE`` of fp32.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+
+import torch
+from torch import nn
+
+from languagebind.model.config import TransformerConfig, VisionConfig
+from languagebind.model.transformer import Block
+from languagebind.precision.cast import convert, input_dtype
+from languagebind.precision.device import native_precisions
+from languagebind.precision.int8 import int8_output, int8_targets
+from languagebind.precision.memory import release_free_memory
+
+# Agreement order: a faster mode must beat the next more accurate one by this factor to be chosen.
+MIN_SPEEDUP = 1.10
+# auto keeps int8 only if the simulated int8 towers give at least this cosine to fp32 on a synthetic probe
+# (the agreement bound is 0.995 on real inputs; random ViT-L/14 towers give ~0.999, MiniLM-like outliers ~0.98).
+INT8_MIN_PROBE_COSINE = 0.998
+# The one cache of the package: (device type, block shape, threads, candidate modes) -> seconds per mode.
+_TIMING_CACHE: dict[tuple, dict[str, float]] = {}
+
+
+def auto_precision(model: nn.Module, device: torch.device) -> str:
+    """The fastest native mode for ``model`` (timed on a block of its shape); int8 only if it stays faithful."""
+    candidates = native_precisions(device)
+    if device.type == "cuda":  # GPUs compute half precision natively: no need to time
+        return candidates[-1]
+    timings = mode_timings(probe_config(model), device, candidates)
+    chosen = pick_fastest(timings, candidates)
+    towers = getattr(model, "towers", {})
+    if chosen == "int8" and any(int8_probe_cosine(t) < INT8_MIN_PROBE_COSINE for t in towers.values()):
+        chosen = pick_fastest(timings, [mode for mode in candidates if mode != "int8"])
+    return chosen
+
+
+def prepare_auto(visions: Iterable[VisionConfig], device: torch.device) -> None:
+    """Time ``auto``'s candidate modes for these towers' shape now, before their weights are in memory, so the
+    probe blocks never sit on top of a loaded model (``apply_precision`` then reuses the timings)."""
+    if device.type == "cpu":
+        mode_timings(widest(visions), device, native_precisions(device))
+
+
+def mode_timings(probe: tuple[TransformerConfig, int], device: torch.device, candidates: list[str]
+                 ) -> dict[str, float]:
+    """``time_blocks`` of ``probe`` in ``candidates``, measured once per process and key (``_TIMING_CACHE``)."""
+    key = (device.type, probe, torch.get_num_threads(), tuple(candidates))
+    if key not in _TIMING_CACHE:
+        _TIMING_CACHE[key] = time_blocks(probe, candidates)
+        release_free_memory()
+    return _TIMING_CACHE[key]
+
+
+def pick_fastest(timings: dict[str, float], order: list[str]) -> str:
+    """Walk from the most faithful mode; move to a less faithful one only when it is ``MIN_SPEEDUP`` faster."""
+    chosen = order[0]
+    for mode in order[1:]:
+        if timings[mode] * MIN_SPEEDUP <= timings[chosen]:
+            chosen = mode
+    return chosen
+
+
+def time_blocks(probe: tuple[TransformerConfig, int], modes: list[str], rounds: int = 5) -> dict[str, float]:
+    """Seconds for one forward of a random block (batch 2) in each mode on the CPU: the best of ``rounds``
+    interleaved rounds (mode after mode), so load from other processes hits every mode alike."""
+    cfg, tokens = probe
+    x = torch.randn(2, tokens, cfg.width, generator=torch.Generator().manual_seed(0))
+    runs: dict[str, Callable[[], object]] = {}
+    for mode in modes:
+        block = Block(cfg).eval()
+        convert(block, mode)
+        runs[mode] = partial(block, x.to(input_dtype(block)))
+    best = dict.fromkeys(modes, float("inf"))
+    with torch.inference_mode():
+        for run in runs.values():
+            run()  # warm-up: kernel selection, weight packing
+        for _ in range(rounds):
+            for mode, run in runs.items():
+                start = time.perf_counter()
+                run()
+                best[mode] = min(best[mode], time.perf_counter() - start)
+    return best
+
+
+def probe_config(model: nn.Module) -> tuple[TransformerConfig, int]:
+    """The widest modality tower's transformer (else the widest in ``model``) and its token count: what ``auto``
+    times."""
+    return widest(getattr(child, "config", None) for child in getattr(model, "towers", model).modules())
+
+
+def widest(configs: Iterable[object]) -> tuple[TransformerConfig, int]:
+    """Of tower configs (vision or text; others are ignored), the widest transformer and its token count."""
+    best: tuple[TransformerConfig, int] | None = None
+    for cfg in configs:
+        transformer = getattr(cfg, "transformer", None)
+        if not isinstance(transformer, TransformerConfig):
+            continue
+        tokens = getattr(cfg, "num_positions", None) or getattr(cfg, "context_length", 77)
+        if best is None or transformer.width * transformer.layers > best[0].width * best[0].layers:
+            best = (transformer, int(tokens))
+    if best is None:  # no transformer config found: a CLIP-B-sized block stands in
+        best = (TransformerConfig(width=768, layers=12, heads=12, mlp_dim=3072), 77)
+    return best
+
+
+def int8_probe_cosine(tower: nn.Module, seed: int = 0) -> float:
+    """Mean cosine between a modality tower's fp32 output and its simulated int8 output on a synthetic probe.
+
+    The simulation runs the fp32 tower with every target Linear's output replaced by its dynamically quantised
+    counterpart's (one layer quantised at a time, so no second copy of the weights is held).
+    """
+    pixels = probe_pixels(tower.config, torch.Generator().manual_seed(seed)).to(input_dtype(tower))
+    with torch.inference_mode():
+        reference = tower(pixels).float()
+        hooks = [tower.get_submodule(name).register_forward_hook(int8_output) for name in int8_targets(tower)]
+        try:
+            simulated = tower(pixels).float()
+        finally:
+            for hook in hooks:
+                hook.remove()
+    return float(torch.nn.functional.cosine_similarity(simulated, reference).mean())
+
+
+def probe_pixels(cfg: VisionConfig, generator: torch.Generator, batch: int = 2) -> torch.Tensor:
+    """Normalised-pixel noise in a tower's input geometry (video: 2 frames, or all when frames are tubed)."""
+    frames = (cfg.num_frames if cfg.tube_size > 1 else min(cfg.num_frames, 2),) if cfg.modality == "video" else ()
+    return torch.randn(batch, cfg.num_channels, *frames, *cfg.image_size, generator=generator)
