@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from languagebind.data.shards import tar_samples
 from languagebind.errors import ConfigError
-from languagebind.vidal.shards import read_jsonl, read_tar_members
+from languagebind.utils.io import read_jsonl
 from languagebind.vidal.thermal import ThermalTranslation
 from tests.vidal.conftest import GOOD_CLIPS, SHARD_SIZE, TINY_CONFIG, run_build, shard_bytes
 
@@ -96,7 +97,7 @@ def test_retry_failed_reruns_only_the_failed_inputs(reference: Path, tiny_models
     # Every other sample is byte-identical; the retried one has the same members (its model outputs may differ
     # in the last bit: it ran in a batch of its own).
     for tar in ("shards/shard-000000.tar", "shards/shard-000001.tar", "official/00001.tar"):
-        merged, clean = read_tar_members(tmp_path / tar), read_tar_members(reference / tar)
+        merged, clean = tar_samples(tmp_path / tar), tar_samples(reference / tar)
         assert list(merged) == list(clean)
         retried, fresh = merged.pop("clip0003", []), clean.pop("clip0003", [])
         assert merged == clean

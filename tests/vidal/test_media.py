@@ -9,6 +9,8 @@ import pytest
 import soundfile
 from PIL import Image
 
+from languagebind.processing.encode import encode_npy
+from languagebind.processing.image import short_side_size
 from languagebind.vidal import media
 from languagebind.vidal.operators import Operator
 from languagebind.vidal.sample import InputItem, Rejected, Sample
@@ -39,9 +41,9 @@ def test_keyframe_positions() -> None:
 
 
 def test_short_side_sizes_are_even() -> None:
-    assert media.short_side_size(64, 48, 256) == (342, 256)
-    assert media.short_side_size(48, 64, 256) == (256, 342)
-    assert media.short_side_size(1080, 1920, 256) == (256, 456)
+    assert short_side_size(48, 64, 256, even=True) == (256, 342)  # (height, width)
+    assert short_side_size(64, 48, 256, even=True) == (342, 256)
+    assert short_side_size(1920, 1080, 256, even=True) == (456, 256)
 
 
 def _sample(path: Path, title: str = "a dog on a boat", tags: tuple[str, ...] = ("dog",)) -> Sample:
@@ -92,7 +94,7 @@ def test_encoders_are_deterministic_and_lossless_where_needed() -> None:
     depth = rng.integers(0, 10000, (48, 64)).astype(np.uint16)
     png = media.encode_png16(depth)
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), depth)
-    assert np.array_equal(np.load(io.BytesIO(media.encode_npy(depth))), depth)
+    assert np.array_equal(np.load(io.BytesIO(encode_npy(depth))), depth)
     tone = np.sin(np.linspace(0, 100, 16000)).astype(np.float32) * 0.5
     wav, rate = soundfile.read(io.BytesIO(media.encode_wav(tone, 16000)))
     assert rate == 16000 and np.abs(wav - tone).max() < 1e-4

@@ -1,7 +1,8 @@
-"""WebDataset tar shards, read with ``tarfile`` as a stream (no random access, no index needed).
+"""WebDataset tar shards: the one reader and writer of both layouts, on the ``webdataset`` package.
 
-Members are grouped into samples by key, the WebDataset way: ``dir/clip0001.depth.0.png`` has key
-``dir/clip0001`` and field ``depth.0.png``; consecutive members with the same key form one sample.
+Members are grouped into samples by key, the WebDataset way (``webdataset.tariterators.group_by_keys``):
+``dir/clip0001.depth.0.png`` has key ``dir/clip0001`` and field ``depth.0.png``; consecutive members with the
+same key form one sample. Shards are read as streams (no random access, no index needed).
 
 Two layouts, told apart by their fields:
 
@@ -9,22 +10,41 @@ Two layouts, told apart by their fields:
   ``image.jpg``, ``depth.<k>.png`` (uint16 mm), ``thermal.<k>.jpg`` (other suffixes of the same name work too);
 * official (``data/new_loadvat.py``): ``raw.txt``, ``mplug.txt``, ``polish_mplug.txt``, ``sound_mplug.txt``,
   ``ofa{k}.txt``, ``frm{0..7}.jpg`` (video frames), ``tml{k}.jpg`` (thermal), ``dep{k}.npy`` (depth, mm).
+
+Writing (``write_tar`` / ``shard_writer``) goes through ``webdataset.TarWriter`` into an atomic temporary file:
+the bytes depend on the members only (mtime 0, uid/gid 0, no user or group names, mode 0644) and the members
+keep the caller's names and order. Where webdataset (1.0.2) does not do what we need:
+
+* ``TarWriter.write`` sorts a sample's fields by name; our layouts have a fixed field order (``json`` first,
+  keyframes 0..k), so each member is written by its own ``write`` call.
+* ``TarWriter`` ignores its ``format`` argument (tarfile's default, POSIX/pax, is used: for ASCII names up to
+  100 characters the same bytes as ustar; longer names get a pax header).
+* ``tariterators.tar_file_iterator`` hides its ``TarFile``, and ``tarfile`` ends a stream silently at a header
+  cut short, so a shard truncated between members would pass as complete. The members are therefore read here
+  with ``tarfile`` (regular files only, as webdataset does) so that the end-of-archive marker can be checked.
+* ``group_by_keys`` treats a field repeated within one key as an error (the shard is reported unreadable from
+  there on), where a hand-written grouping could start a new sample.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import re
 import tarfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+from webdataset.tariterators import group_by_keys
+from webdataset.writer import TarWriter
 
 from languagebind.data.records import Blob, FrameSources, PairRecord, Source, record_id
 from languagebind.data.text import TextViews
 from languagebind.errors import InputError
+from languagebind.utils.io import atomic_write
 
 OUR_SINGLE_FIELDS = ("video", "audio", "image")
 OUR_FRAME_FIELDS = ("depth", "thermal")
@@ -94,31 +114,39 @@ def split_member_name(name: str) -> tuple[str, str] | None:
 
 def iter_shard(path: Path) -> Iterator[RawSample]:
     """The samples of one shard in file order. A truncated or corrupt shard ends with one ``RawSample`` whose
-    ``error`` says where reading stopped (the samples before it are still yielded)."""
-    key, fields = None, {}
-    compressed = path.suffix in (".gz", ".tgz", ".bz2", ".xz")
+    ``error`` names the shard, the last key read and the reason (the complete samples before it are yielded;
+    the one being assembled is not)."""
+    last: list[str | None] = [None]
     try:
-        with open(path, "rb") as handle, tarfile.open(fileobj=handle, mode="r|*") as tar:
-            for member in tar:
-                if not member.isfile():
-                    continue
-                split = split_member_name(member.name)
-                if split is None:
-                    continue
-                if key is not None and (split[0] != key or split[1] in fields):
-                    yield RawSample(path, key, fields)
-                    fields = {}
-                key = split[0]
-                data = tar.extractfile(member)
-                fields[split[1]] = data.read() if data is not None else b""
-            if not compressed:
-                _check_end_marker(handle, tar.offset)
+        for sample in group_by_keys(_members(Path(path), last), keys=_keys):
+            yield RawSample(path, sample["__key__"],
+                            {k: v for k, v in sample.items() if k not in ("__key__", "__url__")})
     except (tarfile.TarError, EOFError, OSError, ValueError) as err:
-        # The sample being assembled may be incomplete: report it with the error instead of yielding it.
-        yield RawSample(path, key or path.name, {}, f"shard {path.name} unreadable after key {key!r}: {err}")
-        return
-    if key is not None:
-        yield RawSample(path, key, fields)
+        key = last[0]
+        yield RawSample(path, key or Path(path).name, {},
+                        f"shard {Path(path).name} unreadable after key {key!r}: {err}")
+
+
+def _members(path: Path, last: list[str | None]) -> Iterator[dict[str, Any]]:
+    """The regular files of a tar as webdataset's ``{"fname", "data", "__url__"}`` dicts, in file order;
+    ``last[0]``: the key of the newest member read. An uncompressed tar must end in its end-of-archive marker."""
+    compressed = path.suffix in (".gz", ".tgz", ".bz2", ".xz")
+    with open(path, "rb") as handle, tarfile.open(fileobj=handle, mode="r|*") as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            split = split_member_name(member.name)
+            if split is not None:
+                last[0] = split[0]
+            data = tar.extractfile(member)
+            yield {"fname": member.name, "data": data.read() if data is not None else b"", "__url__": str(path)}
+        if not compressed:
+            _check_end_marker(handle, tar.offset)
+
+
+def _keys(name: str) -> tuple[str | None, str | None]:
+    """``split_member_name`` in the form ``group_by_keys`` wants ((None, None): not a sample member)."""
+    return split_member_name(name) or (None, None)
 
 
 def _check_end_marker(handle: BinaryIO, offset: int) -> None:
@@ -127,6 +155,48 @@ def _check_end_marker(handle: BinaryIO, offset: int) -> None:
     tail = handle.read(1024)
     if len(tail) < 512 or tail.strip(b"\0"):
         raise tarfile.ReadError(f"truncated at byte {offset} (no end-of-archive marker)")
+
+
+class _TarShard:
+    """The callable ``shard_writer`` yields: ``add(name, data)`` appends one member."""
+
+    def __init__(self, writer: TarWriter) -> None:
+        self.writer, self.count = writer, 0
+
+    def __call__(self, name: str, data: bytes) -> None:
+        key, dot, field = name.partition(".")
+        if not dot or not key or not field:
+            raise ValueError(f"shard member {name!r} has no <key>.<field> form")
+        self.writer.write({"__key__": key, field: data})  # one field per call: TarWriter sorts a sample's fields
+        self.count += 1
+
+
+@contextlib.contextmanager
+def shard_writer(path: str | Path) -> Iterator[Callable[[str, bytes], None]]:
+    """A reproducible tar written atomically at ``path``: call the yielded ``add(name, data)`` per member, in
+    the order they should appear (names ``<key>.<field>``). On an exception ``path`` is left as it was."""
+    with atomic_write(path) as handle, TarWriter(handle, user="", group="", mode=0o644, encoder=False,
+                                                 keep_meta=True, mtime=0) as writer:
+        yield _TarShard(writer)
+
+
+def write_tar(path: str | Path, members: Iterable[tuple[str, bytes]]) -> int:
+    """A reproducible tar of ``members`` (``(name, bytes)`` in order), written atomically; the member count."""
+    with shard_writer(path) as add:
+        for name, data in members:
+            add(name, data)
+    return add.count  # type: ignore[attr-defined]
+
+
+def tar_samples(path: str | Path) -> dict[str, list[tuple[str, bytes]]]:
+    """The members of an existing shard as ``{key: [(name, bytes), ...]}`` in file order; ``InputError`` for a
+    corrupt one (naming the shard and the reason)."""
+    grouped: dict[str, list[tuple[str, bytes]]] = {}
+    for sample in iter_shard(Path(path)):
+        if sample.error is not None:
+            raise InputError(path, sample.error)
+        grouped[sample.key] = [(f"{sample.key}.{field}", data) for field, data in sample.fields.items()]
+    return grouped
 
 
 def shard_record(sample: RawSample) -> PairRecord:

@@ -66,11 +66,18 @@ def pil_to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(array).permute(2, 0, 1).contiguous().float().div(255)
 
 
-def short_side_size(height: int, width: int, size: int) -> tuple[int, int]:
-    """torchvision's ``Resize(size)`` output: short side -> size, long side -> ``int(size * long / short)``."""
+def short_side_size(height: int, width: int, size: int, even: bool = False) -> tuple[int, int]:
+    """(height, width) with the short side ``size``: torchvision's ``Resize(size)`` output, the long side
+    ``int(size * long / short)``; ``even``: the long side the nearest even number instead (at least 2), as
+    yuv420p video needs."""
+    if even:
+        scale = size / min(width, height)
+        long_side = lambda x: max(2, 2 * round(x * scale / 2))  # noqa: E731
+    else:
+        long_side = lambda x: int(size * x / min(width, height))  # noqa: E731
     if width <= height:
-        return int(size * height / width), size
-    return size, int(size * width / height)
+        return long_side(height), size
+    return size, long_side(width)
 
 
 def resize_bicubic(x: torch.Tensor, size: int) -> torch.Tensor:

@@ -16,6 +16,7 @@ from typing import Any
 
 from languagebind.errors import ConfigError
 from languagebind.utils.io import write_json_atomic
+from languagebind.utils.progress import progress as progress_bar
 from languagebind.vidal import shards
 from languagebind.vidal.executors import make_executor
 from languagebind.vidal.inputs import InputList, read_inputs
@@ -60,7 +61,7 @@ def build(config: BuildConfig, input_path: str | Path, out: str | Path, *, execu
     result = BuildResult()
     start = time.perf_counter()
     runner = make_executor(executor, workers)
-    with _progress_bar(len(jobs), progress) as bar:
+    with progress_bar(total=len(jobs), unit="shard", desc="build", enabled=progress, leave=True) as bar:
         for stats in runner.run(config.stages, jobs, out):
             if "error" in stats:
                 result.errors.append(stats)
@@ -109,8 +110,3 @@ def _report(result: BuildResult, out: Path, log: Any) -> None:
         print(f"{summary['failed']} inputs failed (see {out / 'status.jsonl'}); re-run with --retry-failed "
               "to retry only them", file=log)
 
-
-def _progress_bar(total: int, enabled: bool | None) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="shard", desc="build", disable=(not enabled) if enabled is not None else None)

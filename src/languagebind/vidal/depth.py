@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from languagebind.processing.image import short_side_size
 from languagebind.vidal import hf
-from languagebind.vidal.media import resize, short_side_size
+from languagebind.vidal.media import resize
 from languagebind.vidal.operators import Operator
 from languagebind.vidal.sample import Sample
 
@@ -64,8 +65,8 @@ class DepthEstimation(Operator):
             height, width = frames[group[0]].shape[:2]
             images = [frames[i] for i in group]
             if self.input_short_side:
-                size = short_side_size(width, height, self.input_short_side)
-                images = [resize(image, size) for image in images]
+                new_height, new_width = short_side_size(height, width, self.input_short_side, even=True)
+                images = [resize(image, (new_width, new_height)) for image in images]
             inputs = self._processor(images=images, return_tensors="pt")
             pixels = inputs["pixel_values"].to(self._device, self._model.dtype)
             with torch.inference_mode():

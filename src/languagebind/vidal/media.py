@@ -1,12 +1,12 @@
 """PyAV and Pillow helpers: probe a container, decode chosen frames, extract audio, encode shard members.
 
-Every encoder here is deterministic for a given library version (fixed options, one encoder thread, no
-timestamps or host names written), so two builds give byte-identical shards.
+The encoders are ``languagebind.processing.encode``'s (shared with VIDAL-mini) with the builder's settings:
+H.264 at a constant quantiser, 16-bit PNG at zlib level 6, WAV at full scale 32768 (floor). They are
+deterministic for a given library version, so two builds give byte-identical shards.
 """
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -15,6 +15,8 @@ import av
 import numpy as np
 from PIL import Image
 
+from languagebind.processing import encode
+from languagebind.processing.image import short_side_size
 from languagebind.processing.video import decode_in_order
 from languagebind.vidal.sample import Rejected
 
@@ -100,13 +102,6 @@ def decode_frames(path: str, indices: list[int]) -> tuple[dict[int, np.ndarray],
     return found, decoded
 
 
-def short_side_size(width: int, height: int, short_side: int) -> tuple[int, int]:
-    """(width, height) with the short side ``short_side`` and the long side the nearest even number."""
-    scale = short_side / min(width, height)
-    even = lambda x: max(2, 2 * round(x * scale / 2))  # noqa: E731 - yuv420p needs even sizes
-    return (short_side, even(height)) if width <= height else (even(width), short_side)
-
-
 def resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bicubic resize (antialiased when shrinking) of an RGB uint8 frame to ``size`` = (width, height)."""
     if (frame.shape[1], frame.shape[0]) == size:
@@ -130,80 +125,28 @@ def decode_audio(path: str, sample_rate: int) -> np.ndarray | None:
 
 def encode_mp4(frames: list[np.ndarray], fps: float = 1.0, qp: int = 18) -> bytes:
     """H.264 (yuv420p, constant QP, one thread, no B-frames) MP4 of equally sized RGB frames."""
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp4") as container:
-        stream = _h264_stream(container, frames[0].shape[1], frames[0].shape[0], fps, qp)
-        for index, frame in enumerate(frames):
-            rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            container.mux(stream.encode(_encoder_frame(rgb.reformat(format="yuv420p"), index, stream)))
-        container.mux(stream.encode())
-    return buffer.getvalue()
+    return encode.encode_mp4(frames, fps, encode.x264_constant_qp(qp))
 
 
 def transcode_short_side(path: str, short_side: int, qp: int = 18) -> bytes:
     """Every frame of ``path`` re-encoded at short side ``short_side`` (constant rate, no audio): H.264 MP4."""
-    buffer = io.BytesIO()
-    with av.open(path) as source, av.open(buffer, "w", format="mp4") as container:
+    with av.open(path) as source:
         video = source.streams.video[0]
-        width, height = short_side_size(video.codec_context.width, video.codec_context.height, short_side)
+        height, width = short_side_size(video.codec_context.height, video.codec_context.width, short_side,
+                                        even=True)
         rate = video.average_rate or video.guessed_rate or Fraction(25)
-        stream = _h264_stream(container, width, height, rate, qp)
-        for index, frame in enumerate(source.decode(video)):
-            out = frame.reformat(width=width, height=height, format="yuv420p", interpolation="BICUBIC")
-            container.mux(stream.encode(_encoder_frame(out, index, stream)))
-        container.mux(stream.encode())
-    return buffer.getvalue()
-
-
-def _encoder_frame(frame: av.VideoFrame, index: int, stream: av.VideoStream) -> av.VideoFrame:
-    """``frame`` numbered ``index``, with the padding bytes at the end of each row zeroed: x264 reads them, and
-    left uninitialised they make the output differ from run to run."""
-    for plane in frame.planes:
-        rows = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
-        rows[:, plane.width:] = 0
-    frame.pts, frame.time_base = index, stream.codec_context.time_base
-    frame.pict_type = av.video.frame.PictureType.NONE  # no frame types carried over from a decoded source
-    return frame
-
-
-def _h264_stream(container: av.container.OutputContainer, width: int, height: int, fps: float | Fraction,
-                 qp: int) -> av.VideoStream:
-    """x264 settings that give the same bytes in every process: constant QP, no macroblock-tree or adaptive
-    quantisation (their floating-point rate control came out differently after torch had run in the same
-    process), no B-frames, one thread."""
-    rate = Fraction(fps).limit_denominator(1001)
-    stream = container.add_stream("libx264", rate=rate)
-    stream.codec_context.time_base = 1 / rate
-    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    stream.codec_context.thread_count = 1
-    stream.options = {"qp": str(qp), "preset": "medium", "x264-params": "mbtree=0:aq-mode=0:bframes=0"}
-    return stream
+        with encode.mp4_writer(width, height, rate, encode.x264_constant_qp(qp)) as add:
+            for frame in source.decode(video):
+                add(frame.reformat(width=width, height=height, format="yuv420p", interpolation="BICUBIC"))
+    return add.data  # type: ignore[attr-defined]
 
 
 def encode_wav(audio: np.ndarray, sample_rate: int) -> bytes:
-    """16-bit PCM mono WAV."""
-    import soundfile
-
-    buffer = io.BytesIO()
-    soundfile.write(buffer, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
-    return buffer.getvalue()
-
-
-def encode_jpeg(image: np.ndarray, quality: int = 95) -> bytes:
-    """Baseline JPEG of an RGB uint8 image."""
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
+    """16-bit PCM mono WAV (full scale 32768, rounded down, clipped: libsndfile's ``PCM_16`` conversion)."""
+    return encode.encode_wav(audio, sample_rate, full_scale=32768.0, rounding=np.floor)
 
 
 def encode_png16(depth_mm: np.ndarray) -> bytes:
-    """16-bit grayscale PNG of a uint16 depth map (millimetres)."""
-    buffer = io.BytesIO()
-    Image.fromarray(depth_mm.astype(np.uint16)).save(buffer, format="PNG", compress_level=6)
-    return buffer.getvalue()
+    """16-bit grayscale PNG of a uint16 depth map (millimetres), zlib level 6."""
+    return encode.encode_png16(depth_mm, compress_level=6)
 
-
-def encode_npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()

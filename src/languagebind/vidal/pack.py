@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from languagebind.errors import ConfigError
+from languagebind.processing.encode import encode_jpeg, encode_npy
 from languagebind.vidal import media
 from languagebind.vidal.operators import Operator
 from languagebind.vidal.sample import Sample
@@ -82,9 +83,9 @@ class Pack(Operator):
         if fields.get("audio") is not None:
             out.append((f"{key}.audio.wav", media.encode_wav(fields["audio"], fields["audio_rate"])))
         if self.image_keyframe is not None and keyframes:
-            out.append((f"{key}.image.jpg", media.encode_jpeg(keyframes[self.image_keyframe], self.jpeg_quality)))
+            out.append((f"{key}.image.jpg", encode_jpeg(keyframes[self.image_keyframe], self.jpeg_quality)))
         out += [(f"{key}.depth.{k}.png", media.encode_png16(d)) for k, d in enumerate(fields.get("depth") or [])]
-        out += [(f"{key}.thermal.{k}.jpg", media.encode_jpeg(t, self.jpeg_quality))
+        out += [(f"{key}.thermal.{k}.jpg", encode_jpeg(t, self.jpeg_quality))
                 for k, t in enumerate(fields.get("thermal") or [])]
         return out
 
@@ -98,9 +99,9 @@ class Pack(Operator):
                  "sound_mplug": fields.get("sound_caption")}
         texts.update({f"ofa{k}": c for k, c in enumerate(fields.get("keyframe_captions") or [])})
         out = [(f"{key}.{name}.txt", value.encode("utf-8")) for name, value in texts.items() if value]
-        out += [(f"{key}.frm{k}.jpg", media.encode_jpeg(f, self.jpeg_quality))
+        out += [(f"{key}.frm{k}.jpg", encode_jpeg(f, self.jpeg_quality))
                 for k, f in enumerate(fields.get("keyframes") or [])]
-        out += [(f"{key}.tml{k}.jpg", media.encode_jpeg(t, self.jpeg_quality))
+        out += [(f"{key}.tml{k}.jpg", encode_jpeg(t, self.jpeg_quality))
                 for k, t in enumerate(fields.get("thermal") or [])]
-        out += [(f"{key}.dep{k}.npy", media.encode_npy(d)) for k, d in enumerate(fields.get("depth") or [])]
+        out += [(f"{key}.dep{k}.npy", encode_npy(d)) for k, d in enumerate(fields.get("depth") or [])]
         return out

@@ -11,21 +11,22 @@
     OUT/stats/shard-000000.json     written last, atomically: the shard is done when it exists
     OUT/status.jsonl, OUT/manifest.jsonl, OUT/stats.json   summaries over all shards, rewritten after each run
 
-Tars are byte-reproducible: members in input order, mtime 0, uid/gid 0, no user names, mode 0644.
+Tars are written and read by ``languagebind.data.shards`` (``write_tar``, ``tar_samples``: on webdataset,
+atomic, byte-reproducible: members in input order, mtime 0, uid/gid 0, no user names, mode 0644); this module
+keeps the builder's bookkeeping: done markers, status, manifests, stats and the merge of a retry.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from languagebind.utils.io import atomic_write, write_json_atomic
+from languagebind.data.shards import tar_samples, write_tar
+from languagebind.utils.io import read_jsonl, write_json_atomic, write_jsonl
 from languagebind.vidal.operators import StageTiming
 from languagebind.vidal.sample import InputItem, Sample
 
@@ -64,19 +65,8 @@ def is_done(out: Path, index: int) -> bool:
     return stats_path(out, index).is_file()
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
-def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    with atomic_write(path, "w") as handle:
-        handle.writelines(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
-
-
 def read_status(out: Path, index: int) -> list[dict[str, Any]]:
-    return read_jsonl(status_path(out, index))
+    return read_jsonl(status_path(out, index), missing_ok=True)
 
 
 def plan(out: Path, items: Sequence[InputItem], shard_size: int, retry_failed: bool) -> tuple[list[ShardJob], int]:
@@ -95,30 +85,6 @@ def plan(out: Path, items: Sequence[InputItem], shard_size: int, retry_failed: b
     return jobs, done
 
 
-def write_tar(path: Path, members: Iterable[tuple[str, bytes]]) -> int:
-    """A reproducible tar of ``members`` (written atomically); returns the number of members."""
-    count = 0
-    with atomic_write(path) as handle, tarfile.open(fileobj=handle, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            info.uid, info.gid, info.uname, info.gname = 0, 0, "", ""
-            tar.addfile(info, io.BytesIO(data))
-            count += 1
-    return count
-
-
-def read_tar_members(path: Path) -> dict[str, list[tuple[str, bytes]]]:
-    """Members of an existing shard grouped by sample key, in file order."""
-    grouped: dict[str, list[tuple[str, bytes]]] = {}
-    if path.is_file():
-        with tarfile.open(path) as tar:
-            for info in tar:
-                data = tar.extractfile(info).read() if info.isfile() else b""
-                grouped.setdefault(info.name.split(".", 1)[0], []).append((info.name, data))
-    return grouped
-
-
 def write_shard(out: Path, job: ShardJob, samples: list[Sample]) -> dict[str, Any]:
     """Write the shard's tars, status and (last) stats; a retry merges with what the shard already holds."""
     for sample in samples:
@@ -131,7 +97,7 @@ def write_shard(out: Path, job: ShardJob, samples: list[Sample]) -> dict[str, An
     timings = {name: StageTiming(t.items, t.seconds) for name, t in job.timings.items()}
     if job.retry:
         records = {r["index"]: r for r in read_status(out, job.index)} | records
-        manifest = {r["id"]: r for r in read_jsonl(manifest_path(out, job.index))} | manifest
+        manifest = {r["id"]: r for r in read_jsonl(manifest_path(out, job.index), missing_ok=True)} | manifest
         old_stats = json.loads(stats_path(out, job.index).read_text())
         for name, values in old_stats.get("stages", {}).items():
             timings.setdefault(name, StageTiming()).add(StageTiming(values["items"], values["seconds"]))
@@ -139,16 +105,16 @@ def write_shard(out: Path, job: ShardJob, samples: list[Sample]) -> dict[str, An
     ok_ids = [r["id"] for r in ordered if r["status"] == "ok"]
     sizes = {}
     for path, new in ((tar_path(out, job.index), new_members), (official_tar_path(out, job.index), new_official)):
-        old_members = read_tar_members(path) if job.retry else {}
+        old_members = tar_samples(path) if job.retry and path.is_file() else {}
         members = [m for key in ok_ids for m in (new.get(key) or old_members.get(key) or [])]
         if members:
             write_tar(path, members)
             sizes[path.parent.name] = len(ok_ids)
         elif path.exists():
             path.unlink()
-    write_jsonl(status_path(out, job.index), ordered)
+    write_jsonl(status_path(out, job.index), ordered, sort_keys=True)
     write_jsonl(manifest_path(out, job.index), [manifest[key] | {"shard": tar_path(out, job.index).name}
-                                                  for key in ok_ids if key in manifest])
+                                                  for key in ok_ids if key in manifest], sort_keys=True)
     counts = Counter(r["status"] for r in ordered)
     stats = {"shard": job.index, "inputs": len(ordered), **{s: counts.get(s, 0) for s in ("ok", "filtered", "failed")},
              "reasons": dict(sorted(Counter(r["reason"] for r in ordered if r["status"] != "ok").items())),
@@ -174,8 +140,9 @@ def summarize(out: Path, shard_count: int) -> dict[str, Any]:
         for folder, count in stats["samples"].items():
             path = tar_path(out, index) if folder == "shards" else official_tar_path(out, index)
             sizes[folder][path.name] = count
-    write_jsonl(out / "status.jsonl", (r for i in done for r in read_status(out, i)))
-    write_jsonl(out / "manifest.jsonl", (r for i in done for r in read_jsonl(manifest_path(out, i))))
+    write_jsonl(out / "status.jsonl", (r for i in done for r in read_status(out, i)), sort_keys=True)
+    write_jsonl(out / "manifest.jsonl", (r for i in done for r in read_jsonl(manifest_path(out, i), missing_ok=True)),
+                sort_keys=True)
     for folder, folder_sizes in sizes.items():
         if folder_sizes:
             write_json_atomic(out / folder / "sizes.json", folder_sizes)

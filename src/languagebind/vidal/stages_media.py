@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from languagebind.errors import ConfigError
+from languagebind.processing.image import short_side_size
 from languagebind.vidal import media, text_rules
 from languagebind.vidal.operators import Operator
 from languagebind.vidal.sample import Rejected, Sample
@@ -79,8 +80,8 @@ class Keyframes(Operator):
                     raise Rejected(sample.item.source, "undecodable", "no frame decodes")
                 indices = media.keyframe_indices(decoded, self.num_frames, self.positions)
                 found, _ = media.decode_frames(sample.item.path, indices)
-            size = media.short_side_size(info.width, info.height, self.short_side)
-            sample.fields["keyframes"] = [media.resize(found[i], size) for i in indices]
+            height, width = short_side_size(info.height, info.width, self.short_side, even=True)
+            sample.fields["keyframes"] = [media.resize(found[i], (width, height)) for i in indices]
             sample.fields["keyframe_indices"] = indices
             sample.meta.update(keyframe_indices=indices, keyframe_positions=self.positions)
 

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from languagebind.data.synthetic.encode import check_codec
 from languagebind.data.synthetic.options import GENERATOR_VERSION, SyntheticConfig
 from languagebind.data.synthetic.sound import SAMPLE_RATE
 from languagebind.data.synthetic.vocab import PERCEIVES
 from languagebind.data.synthetic.writer import OFFICIAL_FOLDER, OFFICIAL_ROOT, SHARD_DIR, shard_name, write_shard
 from languagebind.errors import InputError
+from languagebind.processing.encode import check_codec
 from languagebind.utils.io import write_json_atomic, write_text_atomic
+from languagebind.utils.progress import progress as progress_bar
 
 DATASET_FILE = "dataset.json"
 SPLIT_FILE = "split.json"
@@ -151,7 +152,8 @@ def _render_splits(root: Path, config: SyntheticConfig, splits: list[str], worke
     temps = {s: _fresh_temp_dir(root, s) for s in splits}
     tasks = [(s, k) for s in splits for k in range(_shard_count(config, s))]
     workers = min(os.cpu_count() or 1, 8) if workers is None else workers
-    bar = _progress_bar(sum(config.split_sizes()[s] for s in splits), progress)
+    bar = progress_bar(total=sum(config.split_sizes()[s] for s in splits), desc="VIDAL-mini", unit="clip",
+                       enabled=progress)
     results: dict[str, dict[int, tuple[list[str], dict[str, Any]]]] = {s: {} for s in splits}
     try:
         with _executor(min(workers, len(tasks))) as pool:
@@ -235,8 +237,3 @@ def _executor(workers: int) -> Executor:
     # spawn: safe even when the caller has started threads (torch, tqdm) that fork would copy half-way.
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
-
-def _progress_bar(total: int, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="VIDAL-mini", unit="clip", disable=not enabled, leave=False)

@@ -11,12 +11,27 @@ from typing import Any
 
 import numpy as np
 
-from languagebind.data.synthetic import encode, render
+from languagebind.data.synthetic import render
 from languagebind.data.synthetic.captions import captions_for
 from languagebind.data.synthetic.options import SPLITS, SyntheticConfig
 from languagebind.data.synthetic.scene import sample_scene
 from languagebind.data.synthetic.sound import SAMPLE_RATE, synthesise
 from languagebind.data.synthetic.views import text_views
+from languagebind.processing import encode
+
+# mbtree=0: with x264's macroblock-tree rate control the output varied from run to run (with the same frames)
+# once other code had used the heap; without it, and single-threaded, the bytes are repeatable.
+X264_OPTIONS = {"preset": "veryfast", "crf": "18", "threads": "1", "x264-params": "mbtree=0"}
+PNG_COMPRESS_LEVEL = 1
+
+
+def video_settings(codec: str) -> encode.VideoSettings:
+    """VIDAL-mini's MP4 encoding: x264 at crf 18 (veryfast), or mpeg4 at 2 Mb/s (no crf; plenty for small
+    frames); one thread, frame rates as fractions over at most 1000."""
+    if codec == "libx264":
+        return encode.VideoSettings(codec, X264_OPTIONS, thread_count=None, rate_denominator=1000)
+    return encode.VideoSettings(codec, {"threads": "1"}, thread_count=None, bit_rate=2_000_000,
+                                rate_denominator=1000)
 
 
 @dataclass(frozen=True)
@@ -48,12 +63,12 @@ def render_item(config: SyntheticConfig, split: str, index: int) -> Item:
     track = synthesise(scene, config.duration, np.random.default_rng(sound_seq))
 
     files = {
-        "video.mp4": encode.encode_mp4(frames, config.fps, config.video_codec),
+        "video.mp4": encode.encode_mp4(frames, config.fps, video_settings(config.video_codec)),
         "audio.wav": encode.encode_wav(track, SAMPLE_RATE),
         "image.jpg": encode.encode_jpeg(frames[config.still_index()], config.jpeg_quality),
     }
     for k in range(len(keyframes)):
-        files[f"depth.{k}.png"] = encode.encode_png16(depth[k])
+        files[f"depth.{k}.png"] = encode.encode_png16(depth[k], PNG_COMPRESS_LEVEL)
         files[f"thermal.{k}.jpg"] = encode.encode_jpeg(thermal[k], config.jpeg_quality)
     text = text_views(scene.attributes, scene.positions(times[keyframes]), np.random.default_rng(text_seq))
     meta = {**scene.meta(), "split": split, "captions": captions_for(scene.attributes)}

@@ -15,14 +15,13 @@ Split directory layout (paths in the manifest are relative to it)::
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
-import tarfile
 from pathlib import Path
 from typing import Any
 
+from languagebind.data.shards import shard_writer
 from languagebind.data.synthetic.item import Item, render_item
 from languagebind.data.synthetic.options import SyntheticConfig
 
@@ -89,7 +88,7 @@ def write_shard(config: SyntheticConfig, split: str, shard: int, split_dir: Path
     entries: dict[str, Any] = {}
     made: set[Path] = set()
     (split_dir / SHARD_DIR).mkdir(parents=True, exist_ok=True)
-    with tarfile.open(split_dir / SHARD_DIR / shard_name(shard), "w", format=tarfile.USTAR_FORMAT) as tar:
+    with shard_writer(split_dir / SHARD_DIR / shard_name(shard)) as add:
         for index in range(start, stop):
             item = render_item(config, split, index)
             _write_files(item, split_dir, config.official_layout, made)
@@ -99,7 +98,7 @@ def write_shard(config: SyntheticConfig, split: str, shard: int, split_dir: Path
             members = [*item.files.items(), ("json", _json_bytes({"id": item.id, "text": item.text,
                                                                   "meta": item.meta}))]
             for field, data in members:
-                _add_member(tar, f"{item.id}.{field}", data)
+                add(f"{item.id}.{field}", data)
     return lines, entries
 
 
@@ -132,11 +131,3 @@ def _link(source: Path, target: Path) -> None:
 def _json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False).encode("utf-8")
 
-
-def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    """A tar member with fixed metadata (mtime 0, root owner), so the shard bytes depend on content only."""
-    info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode = len(data), 0, 0o644
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    tar.addfile(info, io.BytesIO(data))
