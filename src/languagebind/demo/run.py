@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -159,8 +158,6 @@ def run_demo(out_dir: str | Path, config: DemoConfig, *, fresh: bool = False,
              checkpoints: Mapping[str, str | Path] | None = None, progress: bool | None = None,
              log: Log = print) -> DemoResult:
     """The whole demo (see the module docstring); ``checkpoints`` evaluates given towers instead of training."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from languagebind.api import LanguageBind
     from languagebind.data.synthetic.vocab import CATEGORIES
 
