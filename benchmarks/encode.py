@@ -4,8 +4,9 @@
     python benchmarks/encode.py --modalities image,text --batches 1,8 --repeats 2
     python benchmarks/encode.py --runners official,fp32,auto --modalities video --batches 8 --repeats 1
 
-Towers are built from ../shared/reference/released-configs/ with random weights (``--tiny``: the tiny test presets,
-a smoke run). Each (modality, runner) runs in its own process, so peak memory (max RSS) is its own. Per modality:
+Towers are built from tests/fixtures/released-configs/ (``$LANGUAGEBIND_SHARED/reference/released-configs/`` when
+that variable is set) with random weights (``--tiny``: the tiny test presets, a smoke run).
+Each (modality, runner) runs in its own process, so peak memory (max RSS) is its own. Per modality:
 preprocessing alone (our processors on the asset files), the encoder at each batch size (random inputs, same for
 every runner), end to end from files (ours: decode + preprocess + encode with background decoding), samples/s,
 peak RSS (model building + encoder stage; the end-to-end stage's peak separately), and the cosine of each
@@ -33,7 +34,10 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("LANGUAGEBIND_SHARED", REPO.parent / "shared"))
+SHARED = Path(os.environ["LANGUAGEBIND_SHARED"]) if os.environ.get("LANGUAGEBIND_SHARED") else None
+FIXTURES = REPO / "tests" / "fixtures"
+RELEASED_DIR = SHARED / "reference" / "released-configs" if SHARED else FIXTURES / "released-configs"
+ASSETS_DIR = SHARED / "assets" if SHARED else FIXTURES / "assets"
 RELEASED = {"image": "LanguageBind_Image", "audio": "LanguageBind_Audio_FT", "video": "LanguageBind_Video_FT",
             "depth": "LanguageBind_Depth", "thermal": "LanguageBind_Thermal", "text": "LanguageBind_Image"}
 MODALITIES = ("image", "audio", "video", "text", "depth", "thermal")
@@ -46,7 +50,7 @@ CAPTIONS = ("a dog running on the beach", "a man playing an acoustic guitar on a
 
 # -- child: one (modality, runner) ------------------------------------------------------------------------
 def config_path(modality: str) -> Path:
-    return SHARED / "reference" / "released-configs" / RELEASED[modality] / "config.json"
+    return RELEASED_DIR / RELEASED[modality] / "config.json"
 
 
 def load_config(modality: str, tiny: bool) -> Any:
@@ -161,7 +165,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def asset_files(modality: str, count: int) -> list[Path]:
-    files = sorted((SHARED / "assets" / modality).iterdir())
+    files = sorted((ASSETS_DIR / modality).iterdir())
     return [files[i % len(files)] for i in range(count)]
 
 
