@@ -12,7 +12,7 @@ import pytest
 from languagebind.data.manifest import read_manifest
 from languagebind.data.records import Blob
 from languagebind.data.shards import expand_shards, iter_shard, shard_record, split_member_name
-from languagebind.data.vidal import read_vidal
+from languagebind.data.vidal_json import read_vidal
 from languagebind.errors import InputError
 from tests.data.helpers import make_clips, write_manifest, write_shards, write_vidal
 

@@ -148,7 +148,7 @@ def test_shard_members_follow_the_documented_names(dataset) -> None:
 def test_the_three_training_readers_load_it(dataset) -> None:
     from languagebind.data.manifest import read_manifest
     from languagebind.data.shards import iter_shard, shard_record
-    from languagebind.data.vidal import read_vidal
+    from languagebind.data.vidal_json import read_vidal
 
     info = dataset["test"]
     from_manifest = list(read_manifest(info.manifest))

@@ -25,7 +25,7 @@ from languagebind.data.stream import (
     Tokenize,
     skip_reason,
 )
-from languagebind.data.vidal import read_vidal
+from languagebind.data.vidal_json import read_vidal
 
 Records = PackedRecords | MemoryRecords
 DataSource = Records | list[Path]

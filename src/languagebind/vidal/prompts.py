@@ -1,4 +1,4 @@
-"""Prompt templates: shipped ones by name (``build/data/prompts/<name>.txt``) or any text file by path.
+"""Prompt templates: shipped ones by name (``vidal/data/prompts/<name>.txt``) or any text file by path.
 
 Templates are ``str.format`` strings over ``{title}``, ``{hashtags}``, ``{raw}``, ``{video_caption}`` and
 ``{keyframe_captions}``; a field a sample lacks becomes "unknown".
