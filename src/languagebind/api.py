@@ -41,6 +41,7 @@ from languagebind.pretrained import (
     save_checkpoint,
 )
 from languagebind.processing import ProcessorConfig, build_processor
+from languagebind.utils.arithmetic import combine_embeddings, combine_weights
 from languagebind.utils.prefetch import batched, prefetch_map
 from languagebind.utils.progress import progress as progress_bar
 
@@ -255,6 +256,24 @@ class LanguageBind(nn.Module):
         emb = items if is_embedding else self.encode(modality, items, batch_size)
         logits = self.logit_scale(modality) * self.similarity(emb, self.label_embeddings(labels, templates))
         return Classification(list(labels), logits.softmax(dim=-1))
+
+    def combine(self, embeddings: Mapping[str, Any], weights: Mapping[str, float] | None = None,
+                temperature: bool = False, batch_size: int = 32) -> torch.Tensor:
+        """One query from several modalities: ``normalize(sum_m w_m * normalize(e_m))``, (B, P) float32.
+
+        ``embeddings`` maps a modality (or ``"text"``) to its (B, P) embeddings, or to items (paths, texts)
+        that are encoded first; one row is broadcast over B. ``weights`` default to 1 each (ImageBind's sum of
+        unit embeddings); ``temperature=True`` multiplies each weight by the tower's ``exp(logit_scale)``,
+        which reproduces summing the official wrapper's temperature-scaled outputs (docs/evaluation.md).
+        """
+        if not embeddings:
+            raise InputError("combine", "no modalities to combine")
+        vectors = {m: e if isinstance(e, torch.Tensor) and e.dim() <= 2 else self.encode(m, e, batch_size)
+                   for m, e in embeddings.items()}
+        if temperature:  # the official wrapper scales every modality's output but leaves text unscaled
+            weights = {m: w * (self.logit_scale(m) if m != "text" else 1.0)
+                       for m, w in combine_weights(list(vectors), weights).items()}
+        return combine_embeddings(vectors, weights)
 
     def merge_lora(self) -> int:
         """Fold unmerged LoRA adapters into their weights (faster inference; equal up to float rounding)."""

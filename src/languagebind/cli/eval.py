@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("benchmark", nargs="?", help="benchmark name (see --list)")
+    parser.add_argument("benchmark", nargs="?",
+                        help="benchmark name, or a combined/emergent task such as nyu_d:rgb+depth (see --list)")
     parser.add_argument("--list", action="store_true", help="print the benchmark names, one per line, and exit")
     parser.add_argument("--data", type=Path, help="the benchmark's directory, in its public layout")
     parser.add_argument("--checkpoint", action="append", metavar="[MODALITY=]DIR",
@@ -43,15 +44,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also report dual-softmax re-ranked retrieval metrics (separately)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     parser.add_argument("--precision", default="fp32", help="fp32 (default, official numerics), bf16, ...")
+    parser.add_argument("--weights", metavar="ROLE=W,...",
+                        help="combined tasks: weight of each role in the combined query (default 1 each)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bars (default: when stderr is a terminal)")
 
 
 def run(args: argparse.Namespace) -> int:
     from languagebind.evaluation.benchmarks import BENCHMARKS, get_benchmark
+    from languagebind.evaluation.paired import PAIRED_TASKS, is_paired_task
 
     if args.list:
-        print("\n".join(BENCHMARKS))
+        print("\n".join([*BENCHMARKS, *PAIRED_TASKS]))
         return 0
     for option, value in (("BENCHMARK", args.benchmark), ("--data", args.data), ("--checkpoint", args.checkpoint),
                           ("--out", args.out)):
@@ -59,6 +63,12 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(option, "required (or use --list)")
     if args.batch_size < 1:
         raise InputError("--batch-size", "must be at least 1")
+    if is_paired_task(args.benchmark):
+        from languagebind.cli.eval_paired import evaluate_paired_and_write
+
+        return evaluate_paired_and_write(args)
+    if args.weights:
+        raise InputError("--weights", "applies to combined tasks (nyu_d:rgb+depth, ...)")
     benchmark = get_benchmark(args.benchmark)
     return evaluate_and_write(args, benchmark)
 

@@ -8,7 +8,8 @@ Every score is a fraction in [0, 1] with its chance level beside it:
   names; chance = the share of items that do).
 * ``emergent["a->b"]``: items of ``a`` query items of ``b`` — two towers that never saw each other's data —
   scored as category precision@1 (chance = the share of items of the query's category), plus precision@1 on
-  the attributes both modalities perceive.
+  the attributes both modalities perceive; both with ``evaluation.metrics.same_key_hits``, the function the
+  benchmark tasks (``languagebind eval llvip:rgb->thermal`` ...) share (a tie at the top counts as a hit).
 * ``compositional[m]``: top-1 over the distinct full captions of the compositional split (attribute-category
   combinations never seen in training).
 """
@@ -29,7 +30,7 @@ from languagebind.data.synthetic.captions import (
     zero_shot_labels,
 )
 from languagebind.data.synthetic.vocab import ATTRIBUTES
-from languagebind.evaluation.metrics import rank_metrics, target_ranks
+from languagebind.evaluation.metrics import rank_metrics, same_key_hits, target_ranks
 
 TextEncoder = Callable[[Sequence[str]], np.ndarray]  # texts -> (N, D) L2-normalised
 Meta = Mapping[str, Any]
@@ -77,13 +78,14 @@ def text_to_item(items: np.ndarray, metas: Sequence[Meta], modality: str, encode
 def emergent(queries: np.ndarray, gallery: np.ndarray, metas: Sequence[Meta], source: str, target: str
              ) -> dict[str, float]:
     """Category precision@1 of ``source`` items retrieving ``target`` items (same clips, unpaired towers)."""
-    top = (queries @ gallery.T).argmax(1)
+    sim = queries @ gallery.T
     category = np.array([m["category"] for m in metas])
     shared = shared_attributes(source, target)
-    shared_hits = [all(metas[t].get(a) == metas[q].get(a) for a in shared) for q, t in enumerate(top)]
-    return {"precision@1": float(np.mean(category[top] == category)),
+    keys = [tuple(m.get(a) for a in shared) for m in metas]
+    return {"precision@1": float(np.mean(same_key_hits(sim, category.tolist(), category.tolist()))),
             "chance": float(np.mean([np.mean(category == c) for c in category])), "n": len(metas),
-            "shared_attributes": list(shared), "shared_attribute_precision@1": float(np.mean(shared_hits)),
+            "shared_attributes": list(shared), "shared_attribute_precision@1": float(np.mean(
+                same_key_hits(sim, keys, keys))),
             "shared_attribute_chance": _agreement_chance(metas, shared)}
 
 

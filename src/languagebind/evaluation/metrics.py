@@ -4,7 +4,9 @@ Conventions used everywhere in this package:
 
 * Similarities are cosine similarities of L2-normalised embeddings (``queries @ candidates.T``).
 * A rank is 1-based: ``1 + (number of candidates scoring strictly higher than the correct one)``. Ties are
-  resolved in favour of the correct candidate, exactly like CLIP4Clip's ``compute_metrics``.
+  resolved in favour of the correct candidate, exactly like CLIP4Clip's ``compute_metrics``. With several
+  correct candidates (``positive_ranks``) the rank is that of the best-scoring one, counting only wrong
+  candidates strictly above it: a tie between a correct and a wrong candidate again counts as a hit.
 * Recalls, accuracies and mAP are percentages (0-100); MdR / MnR are ranks.
 """
 
@@ -45,6 +47,54 @@ def rank_metrics(ranks: np.ndarray, ks: Sequence[int] = RECALL_KS) -> dict[str, 
     out = {f"R@{k}": float(100.0 * np.mean(ranks <= k)) for k in ks}
     out["MdR"] = float(np.median(ranks))
     out["MnR"] = float(np.mean(ranks))
+    return out
+
+
+def positive_ranks(scores: torch.Tensor | np.ndarray, positives: np.ndarray) -> np.ndarray:
+    """1-based rank of the best-scoring positive of each row: ``1 + (number of wrong candidates scoring
+    strictly higher than it)``. ``positives`` is a (Q, C) boolean matrix with at least one True per row; with
+    one positive per row this equals ``target_ranks``."""
+    array = _as_array(scores)
+    positives = np.asarray(positives, dtype=bool)
+    if positives.shape != array.shape:
+        raise ValueError(f"scores {array.shape} and positives {positives.shape} differ in shape")
+    if not positives.any(axis=1).all():
+        raise ValueError("every row needs at least one positive")
+    best = np.where(positives, array, -np.inf).max(axis=1)
+    return (np.where(positives, -np.inf, array) > best[:, None]).sum(axis=1) + 1
+
+
+def same_key_hits(scores: torch.Tensor | np.ndarray, query_keys: Sequence, gallery_keys: Sequence,
+                  k: int = 1) -> np.ndarray:
+    """Per query: is a gallery item with the query's key (its category, say) among the top ``k``? (Q,) bool.
+
+    The mean is precision@1 for ``k = 1`` (every same-key item is a correct answer; ties as above).
+    """
+    ids: dict[object, int] = {}
+    query = np.array([ids.setdefault(_hashable(key), len(ids)) for key in query_keys], dtype=np.int64)
+    gallery = np.array([ids.setdefault(_hashable(key), len(ids)) for key in gallery_keys], dtype=np.int64)
+    return positive_ranks(scores, query[:, None] == gallery[None, :]) <= k
+
+
+def _hashable(key: object) -> object:
+    """Lists become tuples, so keys such as ``[colour, count]`` compare as wholes."""
+    return tuple(_hashable(k) for k in key) if isinstance(key, (list, tuple)) else key
+
+
+def paired_retrieval_metrics(sim: torch.Tensor | np.ndarray, source: str, target: str) -> dict[str, float]:
+    """Item-to-item retrieval between two modalities of the same N items, both directions.
+
+    ``sim`` is (N, N): row ``i`` is item ``i``'s ``source`` embedding against every item's ``target`` embedding;
+    the only correct answer of a query is its own item (the diagonal). Keys ``{source}2{target}_R@1`` ...
+    ``_MnR`` from ``sim`` and ``{target}2{source}_...`` from ``sim.T`` (ties in the correct item's favour).
+    """
+    array = _as_array(sim)
+    if array.shape[0] != array.shape[1] or array.shape[0] == 0:
+        raise ValueError(f"expected a square, non-empty (items x items) matrix, got {array.shape}")
+    own = np.eye(array.shape[0], dtype=bool)
+    out = {}
+    for name, matrix in ((f"{source}2{target}", array), (f"{target}2{source}", array.T)):
+        out.update({f"{name}_{key}": value for key, value in rank_metrics(positive_ranks(matrix, own)).items()})
     return out
 
 

@@ -201,11 +201,15 @@ def evaluate(benchmark: Benchmark, data_dir: str | Path, encoder: Encoder, *, li
 
 def _class_embeddings(encoder: Encoder, benchmark: Benchmark, dataset: ClassificationSet, cache: EmbeddingCache,
                       batch_size: int, progress: bool | None) -> tuple[torch.Tensor, int]:
+    return class_embeddings(encoder, dataset.classnames, benchmark.templates or "photo", cache, batch_size, progress)
+
+
+def class_embeddings(encoder: Encoder, classnames: Sequence[str], template_set: str, cache: EmbeddingCache,
+                     batch_size: int, progress: bool | None) -> tuple[torch.Tensor, int]:
     """One embedding per class: the normalised mean of its normalised prompt embeddings (official rule)."""
-    template_set = templates(benchmark.templates or "photo")
-    texts = prompts_for(dataset.classnames, template_set)
-    emb, encoded = encode_texts(encoder, texts, cache, batch_size, progress)
-    emb = emb.view(len(dataset.classnames), len(template_set), -1).mean(dim=1)
+    filled = templates(template_set)
+    emb, encoded = encode_texts(encoder, prompts_for(list(classnames), filled), cache, batch_size, progress)
+    emb = emb.view(len(classnames), len(filled), -1).mean(dim=1)
     return torch.nn.functional.normalize(emb, dim=-1), encoded
 
 
