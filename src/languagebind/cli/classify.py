@@ -5,9 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import torch
+
+from languagebind.cli.combine import add_combine_arguments, combined_queries, combined_scale
 from languagebind.cli.common import add_model_arguments, collect_files, load_model, pick_modality, report_failures
 from languagebind.errors import InputError
+
+if TYPE_CHECKING:
+    from languagebind.api import LanguageBind
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, default=1, help="labels to print per file (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per file")
     parser.add_argument("--skip-bad", action="store_true", help="report and skip unreadable items instead of failing")
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
+    add_combine_arguments(parser)
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (or use --combine)")
 
 
 def read_lines(path: Path, what: str) -> list[str]:
@@ -39,8 +47,14 @@ def run(args: argparse.Namespace) -> int:
     if len(labels) < 2:
         raise InputError(args.labels, "give at least two labels")
     model = load_model(args)
-    modality = pick_modality(model, args.modality)
     templates = read_lines(args.templates, "templates") if args.templates else None
+    if args.combine:
+        if args.paths:
+            raise InputError("PATH", "with --combine, name the files in --combine only")
+        return _classify_combined(model, args, labels, templates)
+    if not args.paths:
+        raise InputError("PATH", "give files or directories, or --combine MODALITY=PATH,MODALITY=PATH")
+    modality = pick_modality(model, args.modality)
     files = collect_files(args.paths, modality)
     result = model.encode_files(modality, files, batch_size=args.batch_size)
     if result.failures and not args.skip_bad:
@@ -51,13 +65,28 @@ def run(args: argparse.Namespace) -> int:
         return 1
     kwargs = {"templates": templates} if templates else {}
     probs = model.classify(modality, result.embeddings, labels, **kwargs).probs
+    _print_top(args, labels, probs, [str(files[i]) for i in result.indices])
+    return 0
+
+
+def _classify_combined(model: LanguageBind, args: argparse.Namespace, labels: list[str],
+                       templates: list[str] | None) -> int:
+    """Each ``--combine`` query against the labels: softmax of the towers' mean learned scale times cosine."""
+    combined = combined_queries(model, args, "classify")
+    if not combined.names:
+        return 1
+    classes = model.label_embeddings(labels, templates) if templates else model.label_embeddings(labels)
+    scale = torch.tensor([combined_scale(model, used) for used in combined.modalities]).unsqueeze(1)
+    _print_top(args, labels, (scale * model.similarity(combined.embeddings, classes)).softmax(dim=-1), combined.names)
+    return 0
+
+
+def _print_top(args: argparse.Namespace, labels: list[str], probs: torch.Tensor, names: list[str]) -> None:
     k = max(1, min(args.top_k, len(labels)))
     scores, idx = probs.topk(k, dim=1)
-    for row, file_index in enumerate(result.indices):
+    for row, name in enumerate(names):
         top = [(labels[i], float(s)) for i, s in zip(idx[row].tolist(), scores[row], strict=True)]
         if args.json:
-            print(json.dumps({"path": str(files[file_index]), "labels": [{"label": lab, "score": round(s, 6)}
-                                                                        for lab, s in top]}))
+            print(json.dumps({"path": name, "labels": [{"label": lab, "score": round(s, 6)} for lab, s in top]}))
         else:
-            print("\t".join([str(files[file_index])] + [f"{lab}\t{s:.4f}" for lab, s in top]))
-    return 0
+            print("\t".join([name] + [f"{lab}\t{s:.4f}" for lab, s in top]))

@@ -14,24 +14,9 @@ import sys
 from languagebind.errors import InputError
 
 
-def parse_weights(text: str | None) -> dict[str, float] | None:
-    """``rgb=1,depth=0.5`` -> ``{"rgb": 1.0, "depth": 0.5}``."""
-    if not text:
-        return None
-    out = {}
-    for part in text.split(","):
-        role, sep, value = part.partition("=")
-        if not sep or not role.strip():
-            raise InputError("--weights", f"expected ROLE=WEIGHT, got {part!r}")
-        try:
-            out[role.strip()] = float(value)
-        except ValueError as err:
-            raise InputError("--weights", f"{role.strip()}: {value!r} is not a number") from err
-    return out
-
-
 def evaluate_paired_and_write(args: argparse.Namespace) -> int:
     """Load the towers, run the task, write results.json and the Markdown table, print the table."""
+    from languagebind.cli.combine import parse_weights
     from languagebind.cli.common import load_model
     from languagebind.evaluation.cache import default_cache_dir
     from languagebind.evaluation.paired import evaluate_paired, get_paired_task, markdown_paired

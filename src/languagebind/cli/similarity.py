@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from languagebind.cli.combine import add_combine_arguments, combined_queries, combined_scale
 from languagebind.cli.common import (
     EXTENSIONS,
     add_model_arguments,
@@ -26,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--softmax", action="store_true", help="softmax over texts with the learned scale")
     parser.add_argument("--json", action="store_true", help="print {rows, cols, scores} as JSON")
     parser.add_argument("--skip-bad", action="store_true", help="report and skip unreadable items instead of failing")
-    parser.add_argument("paths", nargs="+", metavar="[MODALITY=]PATH", help="files or directories")
+    add_combine_arguments(parser)
+    parser.add_argument("paths", nargs="*", metavar="[MODALITY=]PATH",
+                        help="files or directories (with --combine: what the combined queries are compared with)")
 
 
 def group_paths(paths: list[str], loaded: list[str], default: str | None) -> dict[str, list[Path]]:
@@ -53,7 +56,9 @@ def group_paths(paths: list[str], loaded: list[str], default: str | None) -> dic
 
 def run(args: argparse.Namespace) -> int:
     model = load_model(args)
-    groups = group_paths(args.paths, model.modalities, args.modality)
+    if not args.paths and not args.combine:
+        raise InputError("PATH", "give files or directories, or --combine MODALITY=PATH,MODALITY=PATH")
+    groups = group_paths(args.paths, model.modalities, args.modality) if args.paths else {}
     rows, blocks = [], []
     for modality, files in groups.items():
         result = model.encode_files(modality, files, batch_size=args.batch_size)
@@ -62,7 +67,20 @@ def run(args: argparse.Namespace) -> int:
         report_failures(result.failures, "similarity")
         rows.append([f"{modality}:{files[i]}" if len(groups) > 1 else str(files[i]) for i in result.indices])
         blocks.append((modality, result.embeddings))
-    if args.text:
+    scales = [model.logit_scale(m) for m, b in blocks for _ in range(len(b))]
+    if args.combine:  # combined queries are rows: against the texts (after any file rows), else the files
+        combined = combined_queries(model, args, "similarity")
+        if not args.text and not blocks:
+            raise InputError("--text", "give --text, or files to compare the combined queries with")
+        if args.text:
+            cols, col_emb = list(args.text), model.encode("text", args.text)
+            row_names = [r for group in rows for r in group] + combined.names
+            row_emb = torch.cat([b for _, b in blocks] + [combined.embeddings])
+        else:
+            cols, col_emb = [r for group in rows for r in group], torch.cat([b for _, b in blocks])
+            row_names, row_emb, scales = combined.names, combined.embeddings, []
+        scales += [combined_scale(model, used) for used in combined.modalities]
+    elif args.text:
         cols, col_emb = list(args.text), model.encode("text", args.text)
         row_names, row_emb = [r for group in rows for r in group], torch.cat([b for _, b in blocks])
     elif len(blocks) >= 2:
@@ -74,8 +92,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     scores = model.similarity(row_emb, col_emb)
     if args.softmax and args.text:
-        scale = torch.tensor([model.logit_scale(m) for m, b in blocks for _ in range(len(b))]).unsqueeze(1)
-        scores = (scale * scores).softmax(dim=-1)
+        scores = (torch.tensor(scales).unsqueeze(1) * scores).softmax(dim=-1)
     if args.json:
         print(json.dumps({"rows": row_names, "cols": cols, "scores": scores.tolist()}))
     else:
