@@ -10,6 +10,7 @@ import pytest
 from languagebind.api import LanguageBind
 from languagebind.cli.main import main
 from languagebind.evaluation import BENCHMARKS, get_benchmark
+from languagebind.evaluation.paired import PAIRED_TASKS
 from languagebind.model.presets import tiny_config
 from tests.evaluation.layouts import BUILDERS
 from tests.evaluation.reference import naive_expected
@@ -92,7 +93,7 @@ def test_unreadable_file_stops_the_run(tmp_path, checkpoints, capsys):
 
 def test_list_and_wrong_tower(tmp_path, checkpoints, capsys):
     assert main(["eval", "--list"]) == 0
-    assert capsys.readouterr().out.split() == list(BENCHMARKS)
+    assert capsys.readouterr().out.split() == [*BENCHMARKS, *PAIRED_TASKS]  # single benchmarks, then paired tasks
     BUILDERS["llvip"](tmp_path / "data")
     assert main(["eval", "llvip", "--data", str(tmp_path / "data"), "--checkpoint", str(checkpoints["depth"]),
                  "--out", str(tmp_path / "r.json")]) == 2
