@@ -112,6 +112,7 @@ def test_every_issue_task_is_registered_with_the_paper_numbers():
     assert paper["llvip:thermal->rgb"] == {"rgb->thermal": 7.5, "thermal->rgb": 9.3}
     assert paper["nyu_d:rgb->depth"] == {"rgb->depth": 17.9, "depth->rgb": 24.5}
     assert get_paired_task("NYU-D:RGB+Depth") is PAIRED_TASKS["nyu_d:rgb+depth"]
+    assert get_paired_task("ave:rgb2audio") is PAIRED_TASKS["ave:rgb->audio"]
     with pytest.raises(InputError, match="unknown combined/emergent task"):
         get_paired_task("nyu_d:audio+depth")
 

@@ -132,8 +132,11 @@ def is_paired_task(name: str) -> bool:
 
 
 def get_paired_task(name: str) -> PairedTask:
-    """A task by name (case-insensitive; ``-`` for ``_`` in the dataset, spaces ignored)."""
+    """A task by name (case-insensitive; ``-`` for ``_`` in the dataset, spaces ignored; ``rgb2audio`` for
+    ``rgb->audio``, which needs no quoting in a shell)."""
     dataset, _, rest = name.strip().lower().replace(" ", "").partition(":")
+    if "->" not in rest and "+" not in rest:
+        rest = rest.replace("2", "->", 1)
     key = f"{dataset.replace('-', '_')}:{rest}"
     if key not in PAIRED_TASKS:
         raise InputError(name, f"unknown combined/emergent task; known: {', '.join(PAIRED_TASKS)}")
