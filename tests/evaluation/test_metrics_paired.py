@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from languagebind.evaluation import metrics as M
-from languagebind.evaluation.combined import classification_scores, retrieval_scores
+from languagebind.evaluation.combined import classification_scores, retrieval_scores, row_embeddings
 from languagebind.evaluation.emergent import emergent_scores
 
 # 3 items, rgb (rows) x thermal (columns); item i's own pair is column i.
@@ -81,21 +81,51 @@ def test_combined_classification_by_hand():
     rgb = torch.tensor([[1.0, 0.0], [0.8, 0.6]])
     depth = torch.tensor([[0.6, 0.8], [0.0, 1.0]])
     classes = torch.eye(2)
-    out = classification_scores({"rgb": rgb, "depth": depth}, {"rgb": classes, "depth": classes}, [0, 1], (1,))
+    rows = row_embeddings({"rgb": rgb, "depth": depth})
+    out = classification_scores(rows, {"rgb": classes, "depth": classes}, [0, 1], (1,))
     # rgb: item 0 -> 0 (right), item 1 -> 0 (wrong): 50; depth: item 0 -> 1 (wrong), item 1 -> 1 (right): 50
     # combined: item 0 = (1.6, 0.8) -> 0 right; item 1 = (0.8, 1.6) -> 1 right: 100
-    assert out == {"rgb": {"top1": 50.0}, "depth": {"top1": 50.0}, "rgb+depth": {"top1": 100.0}}
+    assert out == {"rgb": {"top1": 50.0, "n": 2}, "depth": {"top1": 50.0, "n": 2}, "rgb+depth": {"top1": 100.0, "n": 2}}
     # weighting rgb 10:1 makes item 1 = (8, 6 + 1) -> class 0 (wrong); item 0 stays right
-    heavy = classification_scores({"rgb": rgb, "depth": depth}, {"rgb": classes, "depth": classes}, [0, 1], (1,),
-                                  {"rgb": 10.0, "depth": 1.0})
-    assert heavy["rgb+depth"] == {"top1": 50.0} and heavy["rgb"] == out["rgb"]
+    weights = {"rgb": 10.0, "depth": 1.0}
+    heavy = classification_scores(row_embeddings({"rgb": rgb, "depth": depth}, weights=weights),
+                                  {"rgb": classes, "depth": classes}, [0, 1], (1,), weights)
+    assert heavy["rgb+depth"] == {"top1": 50.0, "n": 2} and heavy["rgb"] == out["rgb"]
 
 
 def test_combined_retrieval_by_hand():
     video = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     audio = torch.tensor([[0.0, 1.0], [1.0, 0.0]])  # audio alone is swapped
     text = torch.tensor([[0.8, 0.6], [0.6, 0.8], [0.0, 1.0]])  # captions of items 0, 1, 1
-    out = retrieval_scores({"video": video, "audio": audio}, text, [0, 1, 1])
+    out = retrieval_scores(row_embeddings({"video": video, "audio": audio}), text, [0, 1, 1])
     assert out["video"]["t2x_R@1"] == 100.0 and out["audio"]["t2x_R@1"] == 0.0
     # combined items are both (0.707, 0.707): every caption ties -> rank 1 (tie rule)
     assert out["video+audio"]["t2x_R@1"] == 100.0 and out["video+audio"]["x2t_R@1"] == 100.0
+
+
+def test_items_lacking_a_modality_by_hand():
+    video = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    audio = torch.tensor([[0.0, 1.0], [9.0, 9.0], [0.8, 0.6]])  # item 1 has no sound: its row is ignored
+    available = {"video": np.array([True, True, True]), "audio": np.array([True, False, True])}
+    rows = row_embeddings({"video": video, "audio": audio}, available)
+    assert rows["audio"][0].tolist() == [0, 2] and torch.equal(rows["audio"][1], audio[[0, 2]])
+    index, both = rows["video+audio"]
+    s = 1 / np.sqrt(2)
+    assert index.tolist() == [0, 1, 2]
+    # item 1: its video alone
+    assert torch.allclose(both, torch.tensor([[s, s], [0.0, 1.0], [s, s]], dtype=torch.float32))
+    # captions: item 0 "(1, 0)", item 1 "(0, 1)", item 2 "(0.6, 0.8)"
+    text = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    out = retrieval_scores(rows, text, [0, 1, 2])
+    assert out["video"]["t2x_R@1"] == 100.0 and out["video"]["n"] == 3
+    # audio row: items 0 and 2 only, with their captions: (1, 0) scores item 0 at 0 below item 2 at 0.8: rank 2;
+    # (0.6, 0.8) scores item 2 at 0.96 above item 0 at 0.8: rank 1
+    assert out["audio"]["n"] == 2 and out["audio"]["t2x_R@1"] == 50.0
+    # combined: caption 1 ranks item 1 = (0, 1) first; captions 0 and 2 tie items 0 and 2 = (s, s): rank 1
+    assert out["video+audio"]["n"] == 3 and out["video+audio"]["t2x_R@1"] == 100.0
+    classes = torch.eye(2)
+    scores = classification_scores(rows, {"video": classes, "audio": classes}, [0, 1, 1], (1,))
+    # video: item 0 -> 0 right, item 1 -> 1 right, item 2 -> 1 right; audio (items 0, 2): 0 -> 1 wrong, 2 -> 0 wrong
+    assert scores["video"] == {"top1": 100.0, "n": 3} and scores["audio"] == {"top1": 0.0, "n": 2}
+    with pytest.raises(ValueError, match="none of the combined"):
+        row_embeddings({"video": video, "audio": audio}, {**available, "video": np.array([True, False, True])})

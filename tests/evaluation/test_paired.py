@@ -174,3 +174,51 @@ def test_ave_reader_skips_the_header_and_lists_each_video_once(tmp_path):
     (tmp_path / "AVE_Dataset" / "Annotations.txt").write_text("Dog&only-two-fields\n")
     with pytest.raises(InputError, match="line 1: expected Category&VideoID"):
         read_ave(tmp_path)
+
+
+class MutedEncoder(SaltedEncoder):
+    """A video file listed in ``muted`` has no sound track: its audio fails like ``no audio stream``."""
+
+    def __init__(self, muted):
+        super().__init__()
+        self.muted = {str(p) for p in muted}
+
+    def encode(self, modality, items, batch_size=32, progress=None):
+        if modality == "audio" and any(str(i) in self.muted for i in items):
+            self.calls.append((modality, len(items)))
+            raise InputError(items[0], "no audio stream (streams: video)")
+        return super().encode(modality, items, batch_size, progress)
+
+
+def test_partial_keeps_an_item_without_sound_combined_from_its_video(tmp_path):
+    expected = BUILDERS["msrvtt"](tmp_path / "data")
+    muted = tmp_path / "data" / expected["files"]["video"][1]
+    task = get_paired_task("msrvtt:video+audio")
+    with pytest.raises(InputError, match=r"1 of 4 files are missing or unreadable.*no audio stream"):
+        evaluate_paired(task, tmp_path / "data", MutedEncoder([muted]))
+    dropped = evaluate_paired(task, tmp_path / "data", MutedEncoder([muted]), allow_missing=True)
+    assert dropped.n == 3 and [r for _, r, _ in dropped.missing] == ["audio"]
+    kept = evaluate_paired(task, tmp_path / "data", MutedEncoder([muted]), partial=True, cache_dir=tmp_path / "c")
+    assert kept.n == 4 and not kept.missing and [(p, r) for p, r, _ in kept.incomplete] == [(str(muted), "audio")]
+    assert {row: m["n"] for row, m in kept.metrics.items()} == {"video": 4, "audio": 3, "video+audio": 4}
+    full = evaluate_paired(task, tmp_path / "data", SaltedEncoder())
+    assert kept.metrics["video"] == full.metrics["video"]  # every video could be read
+    # the combined row by hand: the muted item is its unit video embedding, the others video + audio
+    enc = SaltedEncoder()
+    files = [str(tmp_path / "data" / p) for p in expected["files"]["video"]]
+    video, audio = enc.encode("video", files).double().numpy(), enc.encode("audio", files).double().numpy()
+    both = unit(unit(video) + unit(audio))
+    both[1] = unit(video[1])
+    sim = enc.encode("text", expected["captions"]).double().numpy() @ both.T
+    ranks = [naive_rank(sim[c], i) for c, i in enumerate(expected["caption_item"])]
+    assert kept.metrics["video+audio"]["t2x_R@1"] == pytest.approx(recalls(ranks)["R@1"])
+    assert kept.to_json()["incomplete"] == [{"path": str(muted), "role": "audio", "reason": "no audio stream "
+                                                                                         "(streams: video)"}]
+    table = markdown_paired(kept.to_json())
+    assert "1 item(s) lack a modality" in table and "| n |" in table
+    again = MutedEncoder([muted])
+    assert evaluate_paired(task, tmp_path / "data", again, partial=True, cache_dir=tmp_path / "c").metrics == \
+        kept.metrics
+    assert again.calls and {m for m, _ in again.calls} == {"audio"}  # only the failed sound track is tried again
+    with pytest.raises(InputError, match="combines nothing"):
+        evaluate_paired(get_paired_task("ave:rgb->audio"), tmp_path / "data", SaltedEncoder(), partial=True)

@@ -66,3 +66,19 @@ def test_list_names_every_task_and_wrong_towers_are_reported(tmp_path, towers, c
     assert main(["eval", "nyu_d", "--data", str(tmp_path / "data" / "depth"), "--checkpoint", str(saved["depth"]),
                  "--out", str(tmp_path / "r.json"), "--weights", "rgb=1"]) == 2
     assert "applies to combined tasks" in capsys.readouterr().err
+
+
+def test_video_without_sound_track_stops_or_is_kept_with_partial(tmp_path, towers, capsys):
+    from tests.evaluation.layouts import write_video
+
+    _, saved = towers
+    expected = BUILDERS["msrvtt"](tmp_path / "data")
+    silent = tmp_path / "data" / expected["files"]["video"][2]
+    write_video(silent, 7)  # frames only
+    assert run("msrvtt:video+audio", tmp_path / "data", saved, tmp_path / "r.json", "--no-cache") == 2
+    assert "no audio stream" in capsys.readouterr().err
+    assert run("msrvtt:video+audio", tmp_path / "data", saved, tmp_path / "r.json", "--no-cache", "--partial") == 0
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["n"] == 4 and results["incomplete"][0]["path"] == str(silent)
+    assert {row: m["n"] for row, m in results["metrics"].items()} == {"video": 4, "audio": 3, "video+audio": 4}
+    assert f"an item without its audio ({silent}" in capsys.readouterr().err

@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="fp32", help="fp32 (default, official numerics), bf16, ...")
     parser.add_argument("--weights", metavar="ROLE=W,...",
                         help="combined tasks: weight of each role in the combined query (default 1 each)")
+    parser.add_argument("--partial", action="store_true",
+                        help="combined tasks: keep items lacking a modality (a video without sound), combined from "
+                             "the modalities they have")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bars (default: when stderr is a terminal)")
 
@@ -67,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
         from languagebind.cli.eval_paired import evaluate_paired_and_write
 
         return evaluate_paired_and_write(args)
-    if args.weights:
-        raise InputError("--weights", "applies to combined tasks (nyu_d:rgb+depth, ...)")
+    for option, value in (("--weights", args.weights), ("--partial", args.partial)):
+        if value:
+            raise InputError(option, "applies to combined tasks (nyu_d:rgb+depth, ...)")
     benchmark = get_benchmark(args.benchmark)
     return evaluate_and_write(args, benchmark)
 

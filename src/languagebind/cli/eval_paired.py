@@ -34,13 +34,16 @@ def evaluate_paired_and_write(args: argparse.Namespace) -> int:
                                          f"{', '.join(model.modalities)}")
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     result = evaluate_paired(task, args.data, model, limit=args.limit, allow_missing=args.allow_missing,
-                             batch_size=args.batch_size, cache_dir=cache_dir, weights=weights, progress=args.progress)
+                             partial=args.partial, batch_size=args.batch_size, cache_dir=cache_dir, weights=weights,
+                             progress=args.progress)
     payload = result.to_json()
     write_json_atomic(args.out, payload)
     table = markdown_paired(payload)
     write_text_atomic(args.markdown or args.out.with_suffix(".md"), table)
     for path, role, reason in result.missing:
         print(f"languagebind eval: left out an item ({role} file {path}: {reason})", file=sys.stderr)
+    for path, role, reason in result.incomplete:
+        print(f"languagebind eval: an item without its {role} ({path}: {reason})", file=sys.stderr)
     print(table, end="")
     counts = ", ".join(f"{n} {role}" for role, n in result.encoded["items"].items())
     print(f"wrote {args.out} ({counts} files and {result.encoded['texts']} texts encoded, the rest from the cache; "

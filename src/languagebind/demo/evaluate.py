@@ -8,8 +8,9 @@ Every score is a fraction in [0, 1] with its chance level beside it:
   names; chance = the share of items that do).
 * ``emergent["a->b"]``: items of ``a`` query items of ``b`` — two towers that never saw each other's data —
   scored as category precision@1 (chance = the share of items of the query's category), plus precision@1 on
-  the attributes both modalities perceive; both with ``evaluation.metrics.same_key_hits``, the function the
-  benchmark tasks (``languagebind eval 'llvip:rgb->thermal'`` ...) share (a tie at the top counts as a hit).
+  the attributes both modalities perceive; both with ``evaluation.metrics.same_key_hits``, i.e. the ranking
+  (``positive_ranks``: a tie at the top counts as a hit) that scores the emergent benchmark tasks
+  (``languagebind eval 'llvip:rgb->thermal'`` ...).
 * ``compositional[m]``: top-1 over the distinct full captions of the compositional split (attribute-category
   combinations never seen in training).
 """

@@ -165,7 +165,8 @@ class PairedResult:
     n_total: int
     metrics: dict[str, dict[str, float]]
     weights: dict[str, float]
-    missing: list[tuple[str, str, str]] = field(default_factory=list)  # (path, role, reason)
+    missing: list[tuple[str, str, str]] = field(default_factory=list)  # items left out: (path, role, reason)
+    incomplete: list[tuple[str, str, str]] = field(default_factory=list)  # kept without this role (partial)
     n_captions: int | None = None
     limit: int | None = None
     fingerprints: dict[str, str] = field(default_factory=dict)
@@ -182,6 +183,8 @@ class PairedResult:
         if self.n_captions is not None:
             out["n_captions"] = self.n_captions
         out["missing"] = [{"path": p, "role": r, "reason": why} for p, r, why in self.missing]
+        if t.kind == "combined":
+            out["incomplete"] = [{"path": p, "role": r, "reason": why} for p, r, why in self.incomplete]
         out["paper"] = {row: {v["metric"]: v["value"]} for row, v in paper_paired(t).items()}
         out["checkpoint_fingerprints"] = self.fingerprints
         out["encoded"] = self.encoded
@@ -190,13 +193,20 @@ class PairedResult:
 
 
 def evaluate_paired(task: PairedTask, data_dir: str | Path, encoder: Encoder, *, limit: int | None = None,
-                    allow_missing: bool = False, batch_size: int = 32, cache_dir: str | Path | None = None,
-                    weights: Mapping[str, float] | None = None, progress: bool | None = None) -> PairedResult:
-    """Run ``task`` on the public layout in ``data_dir``; see the module docstring. ``weights`` (combined
-    tasks) weigh the roles in the combined query, 1 each by default."""
+                    allow_missing: bool = False, partial: bool = False, batch_size: int = 32,
+                    cache_dir: str | Path | None = None, weights: Mapping[str, float] | None = None,
+                    progress: bool | None = None) -> PairedResult:
+    """Run ``task`` on the public layout in ``data_dir``; see the module docstring.
+
+    ``weights`` (combined tasks) weigh the roles in the combined query, 1 each by default. ``partial``
+    (combined tasks) keeps an item that lacks some of its modalities (a video without a sound track): its
+    combined query is made of the modalities it has, and each modality's row counts the items that have it.
+    ``allow_missing`` leaves out the items that cannot be used at all instead of stopping.
+    """
     started = time.perf_counter()
-    if weights is not None and task.kind != "combined":
-        raise InputError("--weights", f"{task.name} combines nothing (emergent retrieval)")
+    if task.kind != "combined" and (weights is not None or partial):
+        raise InputError("--weights" if weights is not None else "--partial",
+                         f"{task.name} combines nothing (emergent retrieval needs both modalities of every item)")
     weight_of = combine_weights(list(task.roles), weights)
     data_dir = Path(data_dir)
     try:
@@ -205,15 +215,23 @@ def evaluate_paired(task: PairedTask, data_dir: str | Path, encoder: Encoder, *,
         raise InputError(err.item, f"{err.reason} (expected layout for {task.name}: {task.layout})") from err
     n_total = len(dataset)
     dataset = dataset.subset(spread_indices(n_total, limit))
-    roles = list(task.roles)
-    bad: dict[int, tuple[str, str, str]] = {}
-    for role in roles:
-        for i, path in enumerate(dataset.files[role]):
-            if i not in bad and not path.is_file():
-                bad[i] = (str(path), role, "file not found")
-    total = len(dataset)
-    if bad and not allow_missing:
-        raise _bad_data_error(data_dir, [(f"{p} ({r})", why) for p, r, why in bad.values()], total)
+    roles, total = list(task.roles), len(dataset)
+    unreadable: dict[str, dict[int, str]] = {role: {i: "file not found" for i, path in enumerate(dataset.files[role])
+                                                    if not path.is_file()} for role in roles}
+
+    def lost() -> list[int]:
+        """Items that cannot be used: one unreadable role (all of them with ``partial``)."""
+        count = [sum(i in unreadable[r] for r in roles) for i in range(total)]
+        return [i for i in range(total) if count[i] == len(roles) or (count[i] and not partial)]
+
+    def check() -> None:
+        if not allow_missing and lost():
+            raise _bad_data_error(data_dir, [(f"{p} ({r})", why) for p, r, why in _reasons(lost())], total)
+
+    def _reasons(indices: list[int]) -> list[tuple[str, str, str]]:
+        return [(str(dataset.files[r][i]), r, unreadable[r][i]) for i in indices for r in roles if i in unreadable[r]]
+
+    check()
     fingerprints = {role: encoder.checkpoint_fingerprint(task.towers[role]) for role in roles}
     caches = {role: EmbeddingCache(Path(cache_dir) if cache_dir is not None else None, fingerprints[role])
               for role in roles}
@@ -221,30 +239,35 @@ def evaluate_paired(task: PairedTask, data_dir: str | Path, encoder: Encoder, *,
     encoded: dict[str, int] = {}
     for role in roles:
         modality, files = task.towers[role], dataset.files[role]
-        present = [i for i in range(total) if i not in bad]
+        skip = set(lost()) | set(unreadable[role])
+        todo = [i for i in range(total) if i not in skip]
         table, failures, encoded[role] = _encode_through_cache(
-            encoder, modality, [str(files[i]) for i in present], [file_key(files[i], modality) for i in present],
+            encoder, modality, [str(files[i]) for i in todo], [file_key(files[i], modality) for i in todo],
             caches[role], batch_size, progress)
-        for j, reason in failures:
-            bad.setdefault(present[j], (str(files[present[j]]), role, reason))
-        vectors[role] = {present[j]: v for j, v in table.items()}
-    missing = [bad[i] for i in sorted(bad)]
-    if missing and not allow_missing:
-        raise _bad_data_error(data_dir, [(f"{p} ({r})", why) for p, r, why in missing], total)
-    keep = [i for i in range(total) if i not in bad]
+        unreadable[role].update((todo[j], reason) for j, reason in failures)
+        vectors[role] = {todo[j]: v for j, v in table.items()}
+    check()
+    dropped = set(lost())
+    keep = [i for i in range(total) if i not in dropped]
     if not keep:
         raise InputError(data_dir, "no item could be read in every modality, nothing to evaluate")
-    items = {role: torch.from_numpy(np.stack([vectors[role][i] for i in keep])) for role in roles}
+    missing = [next(x for x in _reasons([i])) for i in sorted(dropped)]
+    incomplete = _reasons(keep)
+    width = len(next(v for role in roles for v in vectors[role].values()))
+    items = {role: torch.from_numpy(np.stack([vectors[role].get(i, np.zeros(width, np.float32)) for i in keep]))
+             for role in roles}
+    available = {role: np.array([i in vectors[role] for i in keep]) for role in roles}
     dataset = dataset.subset(keep)
     result = PairedResult(task, n=len(keep), n_total=n_total, metrics={}, weights=weight_of, missing=missing,
-                          limit=limit, fingerprints=fingerprints)
+                          incomplete=incomplete, limit=limit, fingerprints=fingerprints)
     texts = 0
     if task.kind == "emergent":
         source, target = task.roles
         result.metrics = emergent.emergent_scores(items, source, target)
     elif isinstance(dataset.base, RetrievalSet):
         text, texts = encode_texts(encoder, dataset.base.captions, caches[roles[0]], batch_size, progress)
-        result.metrics = combined.retrieval_scores(items, text, dataset.base.caption_item, weight_of)
+        rows = combined.row_embeddings(items, available, weight_of)
+        result.metrics = combined.retrieval_scores(rows, text, dataset.base.caption_item)
         result.n_captions = len(dataset.base.captions)
     elif isinstance(dataset.base, ClassificationSet):
         classifiers = {}
@@ -253,7 +276,8 @@ def evaluate_paired(task: PairedTask, data_dir: str | Path, encoder: Encoder, *,
                                                         caches[role], batch_size, progress)
             texts += count
         ks = (1, 5) if task.top5 else (1,)
-        result.metrics = combined.classification_scores(items, classifiers, dataset.base.labels, ks, weight_of)
+        rows = combined.row_embeddings(items, available, weight_of)
+        result.metrics = combined.classification_scores(rows, classifiers, dataset.base.labels, ks, weight_of)
     else:
         raise InputError(task.name, "the reader returned no ground truth for a combined task")
     result.encoded = {"items": encoded, "texts": texts}
@@ -279,18 +303,24 @@ def markdown_paired(result: Mapping[str, Any]) -> str:
         weights = result.get("weights") or {}
         lines += ["combined query: normalize(" + " + ".join(f"{weights.get(r, 1.0):g}·{r}" for r in task.roles)
                   + ") of unit embeddings", ""]
+    sizes = {row: result["metrics"].get(row, {}).get("n") for row in task.rows}
+    per_row_n = len(set(sizes.values())) > 1
     header = ["query" if task.kind == "combined" else "query->gallery", *task.metrics,
-              f"paper ({task.paper_metric})"]
+              *(["n"] if per_row_n else []), f"paper ({task.paper_metric})"]
     lines += ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for row in task.rows:
         ours = result["metrics"].get(row, {})
         published = paper.get(row)
         cell = "—" if published is None else f"{published['value']:.1f}" + ("" if published["verified"] else "?")
         name = f"**{row}**" if row == task.headline else row
-        lines.append("| " + " | ".join([name, *(_fmt(ours.get(m)) for m in task.metrics), cell]) + " |")
+        counts = [str(sizes[row])] if per_row_n else []
+        lines.append("| " + " | ".join([name, *(_fmt(ours.get(m)) for m in task.metrics), *counts, cell]) + " |")
     if result.get("n_missing"):
         lines.append(f"\n{result['n_missing']} item(s) with a missing or unreadable file were left out "
                      "(listed in results.json).")
+    if result.get("incomplete"):
+        lines.append(f"\n{len(result['incomplete'])} item(s) lack a modality (listed in results.json): the combined "
+                     "query uses the modalities they have, and each modality's row counts only the items that have it.")
     if any(not row["verified"] for row in paper.values()):
         lines.append("\n`?`: transcribed paper number not double-checked against the paper.")
     return "\n".join(lines) + "\n"
