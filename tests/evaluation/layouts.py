@@ -11,6 +11,7 @@ import csv
 import json
 import pickle
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -20,19 +21,34 @@ from PIL import Image
 
 
 # -- media ------------------------------------------------------------------------------------------------
-def write_video(path: Path, seed: int, frames: int = 4, size: int = 32) -> None:
+def write_video(path: Path, seed: int, frames: int = 4, size: int = 32, sound_rate: int | None = None) -> None:
+    """An MPEG-4 MP4 of random frames; with ``sound_rate``, also an AAC mono sound track of 0.5 s."""
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("mpeg4", rate=8)
         stream.width = stream.height = size
         stream.pix_fmt = "yuv420p"
+        streams = [stream]
+        if sound_rate:
+            sound = container.add_stream("aac", rate=sound_rate)
+            sound.layout = "mono"
+            streams.append(sound)
         for _ in range(frames):
             frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8), format="rgb24")
             for packet in stream.encode(frame):
                 container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        if sound_rate:
+            wave = (np.sin(np.arange(sound_rate // 2) * (0.02 + 0.01 * seed)) * 0.3
+                    + 0.05 * rng.standard_normal(sound_rate // 2)).astype(np.float32)
+            for start in range(0, wave.size, 1024):
+                chunk = av.AudioFrame.from_ndarray(wave[None, start:start + 1024], format="fltp", layout="mono")
+                chunk.sample_rate, chunk.pts, chunk.time_base = sound_rate, start, Fraction(1, sound_rate)
+                for packet in sound.encode(chunk):
+                    container.mux(packet)
+        for each in streams:
+            for packet in each.encode():
+                container.mux(packet)
 
 
 def write_audio(path: Path, seed: int, seconds: float = 0.3, rate: int = 16000) -> None:
