@@ -262,9 +262,9 @@ class LanguageBind(nn.Module):
         """One query from several modalities: ``normalize(sum_m w_m * normalize(e_m))``, (B, P) float32.
 
         ``embeddings`` maps a modality (or ``"text"``) to its (B, P) embeddings, or to items (paths, texts)
-        that are encoded first; one row is broadcast over B. ``weights`` default to 1 each (ImageBind's sum of
-        unit embeddings); ``temperature=True`` multiplies each weight by the tower's ``exp(logit_scale)``,
-        which reproduces summing the official wrapper's temperature-scaled outputs (docs/evaluation.md).
+        that are encoded first; one row is broadcast over B. ``weights`` default to 1 each (a negative one
+        subtracts); ``temperature=True`` multiplies each weight by the tower's ``exp(logit_scale)``, which
+        reproduces summing the official wrapper's temperature-scaled outputs (docs/evaluation.md).
         """
         if not embeddings:
             raise InputError("combine", "no modalities to combine")

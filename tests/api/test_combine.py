@@ -90,3 +90,5 @@ def test_cli_combine_errors_and_skip_bad(saved, assets, tmp_path, capsys):
     assert len(captured.out.splitlines()) == 1 and f"skipped {bad}" in captured.err
     assert cli(["classify", *ckpts, "--labels", "a,b", "--combine", good, "--weights", "video=1"]) == 2
     assert "no weight for audio" in capsys.readouterr().err
+    assert cli(["similarity", *ckpts, "--text", "x", "--temperature", str(assets / "video/0.mp4")]) == 2
+    assert "'--temperature': applies to --combine queries" in capsys.readouterr().err

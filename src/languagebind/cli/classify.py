@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from languagebind.cli.combine import add_combine_arguments, combined_queries, combined_scale
+from languagebind.cli.combine import (
+    add_combine_arguments,
+    check_combine_options,
+    combined_queries,
+    combined_scale,
+)
 from languagebind.cli.common import add_model_arguments, collect_files, load_model, pick_modality, report_failures
 from languagebind.errors import InputError
 
@@ -46,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
               else [x.strip() for x in args.labels.split(",") if x.strip()])
     if len(labels) < 2:
         raise InputError(args.labels, "give at least two labels")
+    check_combine_options(args)
     model = load_model(args)
     templates = read_lines(args.templates, "templates") if args.templates else None
     if args.combine:

@@ -30,6 +30,13 @@ def add_combine_arguments(parser: argparse.ArgumentParser) -> None:
                              "summing the official wrapper's use_temp=True outputs")
 
 
+def check_combine_options(args: argparse.Namespace) -> None:
+    """``--weights`` and ``--temperature`` only make sense with ``--combine``."""
+    for option, value in (("--weights", args.weights), ("--temperature", args.temperature)):
+        if value and not args.combine:
+            raise InputError(option, "applies to --combine queries")
+
+
 @dataclass
 class CombinedQueries:
     """The combined queries that could be read: their names and (Q, P) embeddings."""

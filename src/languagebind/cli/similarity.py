@@ -8,7 +8,12 @@ from pathlib import Path
 
 import torch
 
-from languagebind.cli.combine import add_combine_arguments, combined_queries, combined_scale
+from languagebind.cli.combine import (
+    add_combine_arguments,
+    check_combine_options,
+    combined_queries,
+    combined_scale,
+)
 from languagebind.cli.common import (
     EXTENSIONS,
     add_model_arguments,
@@ -55,6 +60,7 @@ def group_paths(paths: list[str], loaded: list[str], default: str | None) -> dic
 
 
 def run(args: argparse.Namespace) -> int:
+    check_combine_options(args)
     model = load_model(args)
     if not args.paths and not args.combine:
         raise InputError("PATH", "give files or directories, or --combine MODALITY=PATH,MODALITY=PATH")
