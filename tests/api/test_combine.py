@@ -49,7 +49,7 @@ def test_combined_query_equals_the_weighted_sum_by_hand(model, assets):
 
 
 def test_cli_similarity_and_classify_with_combine(model, saved, assets, capsys):
-    ckpts = [f"--checkpoint={m}={saved[m]}" for m in ("video", "audio", "image")]
+    ckpts = [f"--checkpoint={m}={saved[m]}" for m in ("video", "audio")]
     spec = f"video={assets / 'video/0.mp4'},audio={assets / 'audio/0.wav'}"
     assert cli(["similarity", *ckpts, "--combine", spec, "--text", "a dog", "--text", "a cat", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -59,11 +59,11 @@ def test_cli_similarity_and_classify_with_combine(model, saved, assets, capsys):
     assert torch.allclose(torch.tensor(out["scores"]), query @ texts.T, atol=1e-5)
     # against files: the combined query is the row, the files the columns
     assert cli(["similarity", *ckpts, "--combine", spec, "--weights", "video=1,audio=3", "--json",
-                f"image={assets / 'image/0.jpg'}"]) == 0
+                f"audio={assets / 'audio/1.wav'}"]) == 0
     out = json.loads(capsys.readouterr().out)
     weighted = model.combine({"video": [assets / "video/0.mp4"], "audio": [assets / "audio/0.wav"]},
                              {"video": 1.0, "audio": 3.0})
-    assert torch.allclose(torch.tensor(out["scores"]), weighted @ model.encode("image", [assets / "image/0.jpg"]).T,
+    assert torch.allclose(torch.tensor(out["scores"]), weighted @ model.encode("audio", [assets / "audio/1.wav"]).T,
                           atol=1e-5)
     assert cli(["classify", *ckpts, "--labels", "dog,cat", "--combine", spec, "--top-k", "2", "--json"]) == 0
     row = json.loads(capsys.readouterr().out)

@@ -31,7 +31,7 @@ def run(name, data, saved, out, *extra):
     return main(["eval", name, "--data", str(data), *ckpts, "--out", str(out), "--batch-size", "2", *extra])
 
 
-@pytest.mark.parametrize("name", ["msrvtt:video+audio", "nyu_d:rgb+depth", "ave:rgb->audio", "llvip:thermal->rgb"])
+@pytest.mark.parametrize("name", ["msrvtt:video+audio", "llvip:rgb+thermal", "ave:rgb->audio", "nyu_d:depth->rgb"])
 def test_cli_metrics_match_encode_and_second_run_encodes_nothing(tmp_path, towers, name, capsys):
     model, saved = towers
     task = get_paired_task(name)
