@@ -222,3 +222,16 @@ def test_partial_keeps_an_item_without_sound_combined_from_its_video(tmp_path):
     assert again.calls and {m for m, _ in again.calls} == {"audio"}  # only the failed sound track is tried again
     with pytest.raises(InputError, match="combines nothing"):
         evaluate_paired(get_paired_task("ave:rgb->audio"), tmp_path / "data", SaltedEncoder(), partial=True)
+
+
+def test_rgb_partner_is_found_with_any_image_ending(tmp_path):
+    from languagebind.evaluation.readers_paired import read_nyu_d_pairs
+
+    expected = BUILDERS["nyu_d"](tmp_path)
+    first = tmp_path / expected["files"]["rgb"][0]
+    first.rename(first.with_suffix(".PNG"))
+    pairs = read_nyu_d_pairs(tmp_path)
+    assert pairs.files["rgb"][0] == first.with_suffix(".PNG")
+    assert [str(p.relative_to(tmp_path)) for p in pairs.files["rgb"][1:]] == expected["files"]["rgb"][1:]
+    assert [str(p.relative_to(tmp_path)) for p in pairs.files["depth"]] == expected["files"]["depth"]
+    assert pairs.base.labels == expected["labels"]

@@ -77,26 +77,24 @@ def _tree(root: Path, names: Sequence[str], what: str) -> Path:
     raise InputError(root, f"no {what} folder (looked for {', '.join(n + '/' for n in names)})")
 
 
-def _partner(path: Path, tree: Path, other: Path) -> Path:
-    """The file in ``other`` at ``path``'s place in ``tree`` with any image ending (else the .jpg expected)."""
-    rel = path.relative_to(tree)
-    folder = other / rel.parent
-    if folder.is_dir():
-        for candidate in sorted(folder.glob(f"{_glob_escape(rel.stem)}.*")):
-            if candidate.suffix.lower() in IMAGE_EXTENSIONS and candidate.is_file():
-                return candidate
-    return folder / f"{rel.stem}.jpg"
-
-
-def _glob_escape(text: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[]" else c for c in text)
+def _partners(tree: Path, files: Sequence[Path], other: Path) -> list[Path]:
+    """For each file of ``tree``, the file of ``other`` at the same relative folder with the same stem and any
+    image ending (the first by name), else the ``.jpg`` expected there (reported as missing)."""
+    found: dict[tuple[Path, str], Path] = {}
+    for path in sorted(p for p in other.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()):
+        rel = path.relative_to(other)
+        found.setdefault((rel.parent, rel.stem), path)
+    out = []
+    for path in files:
+        rel = path.relative_to(tree)
+        out.append(found.get((rel.parent, rel.stem), other / rel.parent / f"{rel.stem}.jpg"))
+    return out
 
 
 def _paired_folders(root: Path, single: ClassificationSet, tree: Path, role: str, rgb_names: Sequence[str]
                     ) -> PairedSet:
     rgb_tree = _tree(root, rgb_names, "RGB")
-    rgb = [_partner(path, tree, rgb_tree) for path in single.items]
-    return PairedSet({"rgb": rgb, role: list(single.items)}, single)
+    return PairedSet({"rgb": _partners(tree, single.items, rgb_tree), role: list(single.items)}, single)
 
 
 NYU_DEPTH_TREES = ("depth",)
