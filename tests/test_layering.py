@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "languagebind"
 
 LEAVES = {"errors", "utils", "constants"}
 CORE = LEAVES | {"model", "processing"}
-RUNTIME = CORE | {"precision", "pretrained"}
+RUNTIME = CORE | {"precision", "hub", "pretrained"}
 # part -> the languagebind parts it may import (its own modules always)
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "model": LEAVES,
     "processing": LEAVES,
     "precision": LEAVES | {"model"},
+    "hub": LEAVES | {"model"},
     "pretrained": RUNTIME - {"pretrained"},
     "api": RUNTIME,
     "data": LEAVES | {"processing"},

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from languagebind.errors import InputError
+from languagebind.hub import HubOptions
 from languagebind.model.config import VISION_MODALITIES, CheckpointConfig
 from languagebind.model.core import LanguageBindModel
 from languagebind.model.lora import merge_lora
@@ -91,14 +92,19 @@ class LanguageBind(nn.Module):
     # -- construction --------------------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, checkpoints: Checkpoints, device: str | torch.device | None = None,
-                        precision: str = "fp32", geometry: Mapping[str, Mapping[str, Any]] | None = None
-                        ) -> LanguageBind:
-        """Load checkpoint directories (official or ours): one dir, or ``{modality: dir}``.
+                        precision: str = "fp32", geometry: Mapping[str, Mapping[str, Any]] | None = None, *,
+                        cache_dir: PathLike | None = None, revision: str | None = None, token: str | bool | None = None,
+                        local_files_only: bool | None = None) -> LanguageBind:
+        """Load checkpoints (official or ours): one directory or Hub id, or ``{modality: dir_or_id}``.
 
+        A Hub id (``LanguageBind/LanguageBind_Video_FT``, ``ORG/NAME@REVISION``) is fetched into the Hugging Face
+        cache (``cache_dir``, ``revision``, ``token``), or read from it offline (``local_files_only`` or
+        ``HF_HUB_OFFLINE=1``); a local path of the same spelling wins (docs/huggingface.md).
         ``geometry`` optionally changes a tower's ``image_size`` / ``num_frames`` (position and temporal
         tables are resampled bicubically). The text tower is loaded once when the checkpoints share it.
         """
-        loaded = load_pretrained(checkpoints, device, precision, geometry)
+        hub = HubOptions(cache_dir, revision, token, local_files_only)
+        loaded = load_pretrained(checkpoints, device, precision, geometry, hub)
         return cls(loaded.model, loaded.tokenizer, loaded.sources, resolve_device(device), precision)
 
     @classmethod

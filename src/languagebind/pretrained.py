@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from languagebind.errors import InputError
+from languagebind.hub import HubOptions, resolve_checkpoint
 from languagebind.model.checkpoint import TOKENIZER_FILES, load_single, read_config, save_official, save_ours
 from languagebind.model.config import VISION_MODALITIES, CheckpointConfig
 from languagebind.model.core import LanguageBindModel, checkpoint_view, init_weights
@@ -45,12 +46,14 @@ class Pretrained:
 
 
 def load_pretrained(checkpoints: Checkpoints, device: str | torch.device | None = None, precision: str = "fp32",
-                    geometry: Mapping[str, Mapping[str, Any]] | None = None) -> Pretrained:
-    """Checkpoint directories (official or ours; one dir or ``{modality: dir}``) -> the model, on the CPU.
+                    geometry: Mapping[str, Mapping[str, Any]] | None = None, hub: HubOptions | None = None
+                    ) -> Pretrained:
+    """Checkpoint directories or Hub ids (official or ours; one, or ``{modality: dir}``) -> the model, on the CPU.
 
-    ``geometry`` optionally changes a tower's ``image_size`` / ``num_frames``; ``device`` and ``precision`` only
-    let ``auto`` time its candidate modes before any weights exist (the caller applies the precision)."""
-    dirs = checkpoint_dirs(checkpoints)
+    Ids resolve through ``languagebind.hub`` (``hub``: cache, revision, token, offline). ``geometry`` optionally
+    changes a tower's ``image_size`` / ``num_frames``; ``device`` and ``precision`` only let ``auto`` time its
+    candidate modes before any weights exist (the caller applies the precision)."""
+    dirs = checkpoint_dirs(checkpoints, hub)
     configs = {m: read_config(d, None if m == "_" else m) for m, d in dirs.items()}
     configs = {c.modality: c for c in configs.values()} if "_" in dirs else configs
     dirs = {c.modality: d for c, d in zip(configs.values(), dirs.values(), strict=True)}
@@ -84,16 +87,17 @@ def random_model(configs: Configs, device: str | torch.device | None = None, pre
     return Pretrained(model, default_tokenizer(model, None), dict.fromkeys(parsed))
 
 
-def checkpoint_dirs(checkpoints: Checkpoints) -> dict[str, Path]:
-    """One directory (``{"_": dir}``, modality read from its config) or ``{modality: directory}``, checked."""
+def checkpoint_dirs(checkpoints: Checkpoints, hub: HubOptions | None = None) -> dict[str, Path]:
+    """One directory (``{"_": dir}``, modality read from its config) or ``{modality: directory}``, checked; Hub
+    ids resolved to their cached snapshot (``languagebind.hub``)."""
     if isinstance(checkpoints, (str, Path)):
-        return {"_": Path(checkpoints)}
+        return {"_": resolve_checkpoint(checkpoints, hub)}
     if not isinstance(checkpoints, Mapping) or not checkpoints:
         raise InputError(checkpoints, "give a checkpoint directory or a non-empty {modality: directory} mapping")
     for m in checkpoints:
         if m not in VISION_MODALITIES:
             raise InputError(m, f"unknown modality; known: {', '.join(VISION_MODALITIES)}")
-    return {m: Path(d) for m, d in checkpoints.items()}
+    return {m: resolve_checkpoint(d, hub) for m, d in checkpoints.items()}
 
 
 def prepare_precision(configs: dict[str, CheckpointConfig], device: str | torch.device | None, precision: str) -> None:
