@@ -22,6 +22,13 @@ from languagebind.errors import InputError
 from languagebind.hub import HubOptions
 from languagebind.model.config import VISION_MODALITIES, CheckpointConfig
 from languagebind.model.core import LanguageBindModel
+from languagebind.model.hidden import (
+    TOKEN_CHOICES,
+    layer_index,
+    select_tokens,
+    text_hidden_states,
+    vision_hidden_states,
+)
 from languagebind.model.lora import merge_lora
 from languagebind.model.text import HFTextTower
 from languagebind.precision import (
@@ -198,6 +205,62 @@ class LanguageBind(nn.Module):
         width = self.model.configs[modality].vision.projection_dim
         embeddings = torch.cat(chunks) if chunks else torch.empty(0, width)
         return EncodeResult(embeddings, indices, failures)
+
+    # -- token-level features (multimodal LLMs) -------------------------------------------------------
+    @torch.inference_mode()
+    def hidden_states(self, modality: str, items: Any, batch_size: int = 32) -> tuple[torch.Tensor, ...]:
+        """Per-layer hidden states (float32, CPU) as the official ``output_hidden_states=True`` gives them: entry 0
+        the embeddings after the pre-LayerNorm (text: token + position embeddings), then one per layer.
+
+        image/depth/thermal/audio (B, N+1, D), token 0 the CLS; video (B, T, N+1, D), a CLS per frame; text
+        (B, 77, D) at every position. ``items``: files/items/texts, a preprocessed batch, or (text) the
+        ``tokenize`` dict. See ``languagebind.model.hidden`` and docs/huggingface.md."""
+        return tuple(self._hidden_states(modality, items, batch_size, None))
+
+    @torch.inference_mode()
+    def features(self, modality: str, items: Any, layer: int = -2, tokens: str | None = None,
+                 batch_size: int = 32) -> torch.Tensor:
+        """What an LLM projector consumes (Video-LLaVA's ``mm_vision_select_layer`` / ``_feature``): the hidden
+        states of ``layer`` (default -2), ``tokens="patch"`` (default for modality towers) without the CLS token
+        of each frame, or ``"all"`` (Video-LLaVA's video path; the only choice for text). Layers after ``layer``
+        are not computed."""
+        tokens = tokens or ("all" if modality == "text" else "patch")
+        if modality == "text" and tokens != "all":
+            raise InputError(tokens, "text has no CLS / patch split; use tokens='all'")
+        if tokens not in TOKEN_CHOICES:
+            raise InputError(tokens, f"tokens must be one of {', '.join(TOKEN_CHOICES)}")
+        try:
+            index = layer_index(layer, self._layer_count(modality) + 1)
+        except IndexError as err:
+            raise InputError(f"layer={layer}", str(err)) from err
+        return select_tokens(self._hidden_states(modality, items, batch_size, index)[index], tokens)
+
+    def _layer_count(self, modality: str) -> int:
+        if modality != "text":
+            return len(self.tower(modality).encoder.layers)
+        text = self.model.text
+        return text.model.config.num_hidden_layers if isinstance(text, HFTextTower) else len(text.encoder.layers)
+
+    def _hidden_states(self, modality: str, items: Any, batch_size: int, upto: int | None) -> list[torch.Tensor]:
+        chunks = []
+        if modality == "text":
+            tokens = items if isinstance(items, Mapping) else self.tokenize(items)
+            ids, mask = tokens["input_ids"], tokens.get("attention_mask")
+            for start in range(0, len(ids), batch_size):
+                part = mask[start:start + batch_size].to(self.device) if mask is not None else None
+                chunks.append(text_hidden_states(self.model.text, ids[start:start + batch_size].to(self.device),
+                                                 part, upto))
+        else:
+            tower = self.tower(modality)
+            batches = ([items] if isinstance(items, torch.Tensor) else
+                       [self.preprocess(modality, part) for part in batched(_as_list(items, modality), batch_size)])
+            for pixels in batches:
+                self._check_batch(modality, pixels)
+                for chunk in pixels.split(batch_size):
+                    chunks.append(vision_hidden_states(tower, chunk.to(self.device, input_dtype(tower)), upto))
+        if not chunks:
+            raise InputError(modality, "no items given (empty batch)")
+        return [torch.cat([chunk[i].float().cpu() for chunk in chunks]) for i in range(len(chunks[0]))]
 
     def _encode_text(self, tokens: dict[str, torch.Tensor], normalize: bool) -> torch.Tensor:
         ids, mask = tokens["input_ids"], tokens["attention_mask"]
