@@ -26,7 +26,8 @@ ALLOWED: dict[str, set[str]] = {
     "precision": LEAVES | {"model"},
     "hub": LEAVES | {"model"},
     "pretrained": RUNTIME - {"pretrained"},
-    "api": RUNTIME,
+    "official_import": RUNTIME - {"official_import"},
+    "api": RUNTIME | {"official_import"},
     "data": LEAVES | {"processing"},
     "index": LEAVES,
     "collection": RUNTIME | {"api", "data"},
@@ -35,7 +36,8 @@ ALLOWED: dict[str, set[str]] = {
     "vidal": LEAVES | {"processing", "data"},
     "serve": RUNTIME | {"api", "data", "index", "collection"},
     "demo": RUNTIME | {"api", "data", "index", "collection", "evaluation", "train"},
-    "cli": RUNTIME | {"api", "data", "index", "collection", "evaluation", "train", "vidal", "serve", "demo"},
+    "cli": RUNTIME | {"api", "data", "index", "collection", "evaluation", "train", "vidal", "serve", "demo"}
+    | {"official_import"},
     "__init__": {"api", "errors"},
     "__main__": {"cli"},
 }

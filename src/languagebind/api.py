@@ -31,6 +31,7 @@ from languagebind.model.hidden import (
 )
 from languagebind.model.lora import merge_lora
 from languagebind.model.text import HFTextTower
+from languagebind.official_import import import_official
 from languagebind.precision import (
     PRECISIONS,
     apply_precision,
@@ -101,7 +102,7 @@ class LanguageBind(nn.Module):
     def from_pretrained(cls, checkpoints: Checkpoints, device: str | torch.device | None = None,
                         precision: str = "fp32", geometry: Mapping[str, Mapping[str, Any]] | None = None, *,
                         cache_dir: PathLike | None = None, revision: str | None = None, token: str | bool | None = None,
-                        local_files_only: bool | None = None) -> LanguageBind:
+                        local_files_only: bool | None = None, config: PathLike | None = None) -> LanguageBind:
         """Load checkpoints (official or ours): one directory or Hub id, or ``{modality: dir_or_id}``.
 
         A Hub id (``LanguageBind/LanguageBind_Video_FT``, ``ORG/NAME@REVISION``) is fetched into the Hugging Face
@@ -109,9 +110,17 @@ class LanguageBind(nn.Module):
         ``HF_HUB_OFFLINE=1``); a local path of the same spelling wins (docs/huggingface.md).
         ``geometry`` optionally changes a tower's ``image_size`` / ``num_frames`` (position and temporal
         tables are resampled bicubically). The text tower is loaded once when the checkpoints share it.
+        An official trainer's ``epoch_N.pt`` loads with ``config=`` its base checkpoint (directory or Hub id;
+        LoRA merged; ``languagebind.official_import``).
         """
         hub = HubOptions(cache_dir, revision, token, local_files_only)
-        loaded = load_pretrained(checkpoints, device, precision, geometry, hub)
+        if isinstance(checkpoints, (str, Path)) and str(checkpoints).endswith(".pt"):
+            if config is None or geometry:
+                raise InputError(checkpoints, "an official trainer checkpoint (.pt) loads with config= (its base "
+                                              "checkpoint directory or Hub id) and without geometry=")
+            loaded = import_official(checkpoints, config, hub=hub).pretrained
+        else:
+            loaded = load_pretrained(checkpoints, device, precision, geometry, hub)
         return cls(loaded.model, loaded.tokenizer, loaded.sources, resolve_device(device), precision)
 
     @classmethod
