@@ -24,7 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "model": LEAVES,
     "processing": LEAVES,
     "precision": LEAVES | {"model"},
-    "hub": LEAVES | {"model"},
+    "hub": LEAVES | {"model", "processing"},
     "pretrained": RUNTIME - {"pretrained"},
     "official_import": RUNTIME - {"official_import"},
     "api": RUNTIME | {"official_import"},

@@ -10,6 +10,7 @@ probs = model.classify("video", ["a.mp4"], ["dog", "cat"]).probs
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import torch
 from torch import nn
 
 from languagebind.errors import InputError
-from languagebind.hub import HubOptions
+from languagebind.hub import CardInfo, HubOptions, card_results
 from languagebind.model.config import VISION_MODALITIES, CheckpointConfig
 from languagebind.model.core import LanguageBindModel
 from languagebind.model.hidden import (
@@ -216,7 +217,7 @@ class LanguageBind(nn.Module):
         return EncodeResult(embeddings, indices, failures)
 
     # -- token-level features (multimodal LLMs) -------------------------------------------------------
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference_mode: the outputs feed trainable projectors
     def hidden_states(self, modality: str, items: Any, batch_size: int = 32) -> tuple[torch.Tensor, ...]:
         """Per-layer hidden states (float32, CPU) as the official ``output_hidden_states=True`` gives them: entry 0
         the embeddings after the pre-LayerNorm (text: token + position embeddings), then one per layer.
@@ -226,7 +227,7 @@ class LanguageBind(nn.Module):
         ``tokenize`` dict. See ``languagebind.model.hidden`` and docs/huggingface.md."""
         return tuple(self._hidden_states(modality, items, batch_size, None))
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def features(self, modality: str, items: Any, layer: int = -2, tokens: str | None = None,
                  batch_size: int = 32) -> torch.Tensor:
         """What an LLM projector consumes (Video-LLaVA's ``mm_vision_select_layer`` / ``_feature``): the hidden
@@ -341,10 +342,18 @@ class LanguageBind(nn.Module):
         return count
 
     # -- saving ----------------------------------------------------------------------------------------
-    def save_pretrained(self, directory: PathLike, modality: str | None = None, format: str = "safetensors") -> Path:
-        """Write one modality's checkpoint: ``format`` "safetensors" (ours) or "official"."""
+    def save_pretrained(self, directory: PathLike, modality: str | None = None, format: str = "safetensors", *,
+                        results: Sequence[PathLike | Mapping[str, Any]] = (), base_model: str | None = None,
+                        card: CardInfo | None = None) -> Path:
+        """Write one modality's checkpoint, ready for the Hub: ``format`` "safetensors" (ours) or "official", the
+        tokenizer files, ``preprocessor_config.json`` and a model card ``README.md`` whose ``model-index`` carries
+        ``results`` (``languagebind eval`` results.json files or dicts; docs/huggingface.md)."""
         modality = self._single(modality)
-        return save_checkpoint(directory, self.model, modality, format, self.tokenizer, self.sources.get(modality))
+        card = card if card is not None else CardInfo()
+        card = dataclasses.replace(card, results=[*card.results, *card_results(results)],
+                                   base_model=base_model or card.base_model)
+        return save_checkpoint(directory, self.model, modality, format, self.tokenizer, self.sources.get(modality),
+                               card)
 
     def checkpoint_fingerprint(self, modality: str) -> str:
         """A stable hash of a tower, its text tower, its config and the preprocessing version."""

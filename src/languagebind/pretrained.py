@@ -9,6 +9,7 @@ tower (``load_pretrained``, ``random_model``). Out: one modality's checkpoint in
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from languagebind.errors import InputError
-from languagebind.hub import HubOptions, resolve_checkpoint
+from languagebind.hub import CardInfo, HubOptions, hub_id_of, resolve_checkpoint, write_hub_files
 from languagebind.model.checkpoint import TOKENIZER_FILES, load_single, read_config, save_official, save_ours
 from languagebind.model.config import VISION_MODALITIES, CheckpointConfig
 from languagebind.model.core import LanguageBindModel, checkpoint_view, init_weights
@@ -149,9 +150,10 @@ def default_tokenizer(model: LanguageBindModel, directory: Path | None) -> Any:
 
 # -- out --------------------------------------------------------------------------------------------------
 def save_checkpoint(directory: PathLike, model: LanguageBindModel, modality: str, format: str = "safetensors",
-                    tokenizer: Any = None, source: PathLike | None = None) -> Path:
-    """Write one modality's checkpoint: ``format`` "safetensors" (ours) or "official" (with the tokenizer files,
-    copied from ``source`` when it has them, else written by ``tokenizer``)."""
+                    tokenizer: Any = None, source: PathLike | None = None, card: CardInfo | None = None) -> Path:
+    """Write one modality's checkpoint: ``format`` "safetensors" (ours) or "official"; with the tokenizer files
+    (copied from ``source`` when it has them, else written by ``tokenizer``), ``preprocessor_config.json`` and a
+    model card (``card``; its base model defaults to the Hub id ``source`` was downloaded as)."""
     directory = Path(directory)
     config = model.configs[modality]
     state = {k: v.float() for k, v in checkpoint_view(model, modality).state_dict().items()}
@@ -159,9 +161,13 @@ def save_checkpoint(directory: PathLike, model: LanguageBindModel, modality: str
         save_ours(directory, config, state)
     elif format == "official":
         save_official(directory, config, state)
-        write_tokenizer(directory, tokenizer if tokenizer is not None else default_tokenizer(model, None), source)
     else:
         raise InputError(format, f"format must be {' or '.join(repr(f) for f in FORMATS)}")
+    write_tokenizer(directory, tokenizer if tokenizer is not None else default_tokenizer(model, None), source)
+    card = card if card is not None else CardInfo()
+    if card.base_model is None:
+        card = dataclasses.replace(card, base_model=hub_id_of(source))
+    write_hub_files(directory, config, card)
     return directory
 
 
@@ -169,7 +175,8 @@ def write_tokenizer(directory: Path, tokenizer: Any, source: PathLike | None) ->
     copied = False
     for name in TOKENIZER_FILES:
         if source is not None and (Path(source) / name).is_file():
-            shutil.copyfile(Path(source) / name, directory / name)
+            if (Path(source) / name).resolve() != (directory / name).resolve():  # not saving onto itself
+                shutil.copyfile(Path(source) / name, directory / name)
             copied = True
     if not copied:
         tokenizer.save_pretrained(directory)
