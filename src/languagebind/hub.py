@@ -127,6 +127,7 @@ def download_checkpoint(repo_id: str, options: HubOptions) -> Path:
         GatedRepoError,
         HfHubHTTPError,
         LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
         RepositoryNotFoundError,
         RevisionNotFoundError,
     )
@@ -174,8 +175,10 @@ def download_checkpoint(repo_id: str, options: HubOptions) -> Path:
         raise CheckpointError(repo_id, f"the Hub repository has no revision {revision!r}") from err
     except HfHubHTTPError as err:
         raise CheckpointError(repo_id, f"Hub request failed: {_one_line(err)}") from err
+    except OfflineModeIsEnabled as err:  # huggingface_hub was imported with HF_HUB_OFFLINE=1
+        raise CheckpointError(repo_id, _not_cached(repo_id, cache, revision, True)) from err
     except OSError as err:
-        raise CheckpointError(repo_id, f"cannot write the Hugging Face cache {cache}: {_one_line(err)}") from err
+        raise CheckpointError(repo_id, f"cannot use the Hugging Face cache {cache}: {_one_line(err)}") from err
     return config.parent
 
 
