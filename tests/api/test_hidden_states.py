@@ -172,7 +172,7 @@ def test_items_text_and_errors(assets):
 
 
 @pytest.mark.parametrize("mode", sorted(BOUNDS))
-@pytest.mark.parametrize("name", ["image", "video", "audio", "thermal_lora"])
+@pytest.mark.parametrize("name", ["video", "thermal_lora"])  # temporal layers; LoRA (image-like towers share the code)
 def test_precision_modes_agree_with_fp32(name, mode):
     reference = tiny(name)
     converted = LanguageBind(copy.deepcopy(reference.model), precision=mode)

@@ -211,6 +211,20 @@ def test_cli_by_id_and_the_missing_id_error(monkeypatch, tmp_path, cache, fixtur
     assert not (tmp_path / "x.npy").exists()
 
 
+def test_eval_and_demo_resolve_ids_too(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    for argv in (["eval", "esc50", "--data", str(tmp_path), "--checkpoint", "audio=org/missing-audio", "--out",
+                  str(tmp_path / "r.json"), "--no-cache"],
+                 ["demo", "--checkpoint", "video=org/missing-video", "--out", str(tmp_path / "demo"), "--only",
+                  "data"]):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("HF_HUB_CACHE", str(empty))
+            assert cli(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "org/missing-" in err and str(empty) in err and "hf download" in err
+    assert not (tmp_path / "demo").exists() and not (tmp_path / "r.json").exists()
+
+
 def test_training_init_by_id(monkeypatch, cache, fixture_dir):
     from languagebind.train.recipe import TrainConfig
     from languagebind.train.start import starting_model
