@@ -225,7 +225,7 @@ class LanguageBind(nn.Module):
         image/depth/thermal/audio (B, N+1, D), token 0 the CLS; video (B, T, N+1, D), a CLS per frame; text
         (B, 77, D) at every position. ``items``: files/items/texts, a preprocessed batch, or (text) the
         ``tokenize`` dict. See ``languagebind.model.hidden`` and docs/huggingface.md."""
-        return tuple(self._hidden_states(modality, items, batch_size, None))
+        return tuple(self._hidden_states(modality, items, batch_size, None, keep_all=True))
 
     @torch.no_grad()
     def features(self, modality: str, items: Any, layer: int = -2, tokens: str | None = None,
@@ -243,7 +243,7 @@ class LanguageBind(nn.Module):
             index = layer_index(layer, self._layer_count(modality) + 1)
         except IndexError as err:
             raise InputError(f"layer={layer}", str(err)) from err
-        return select_tokens(self._hidden_states(modality, items, batch_size, index)[index], tokens)
+        return select_tokens(self._hidden_states(modality, items, batch_size, index, keep_all=False)[-1], tokens)
 
     def _layer_count(self, modality: str) -> int:
         if modality != "text":
@@ -251,7 +251,8 @@ class LanguageBind(nn.Module):
         text = self.model.text
         return text.model.config.num_hidden_layers if isinstance(text, HFTextTower) else len(text.encoder.layers)
 
-    def _hidden_states(self, modality: str, items: Any, batch_size: int, upto: int | None) -> list[torch.Tensor]:
+    def _hidden_states(self, modality: str, items: Any, batch_size: int, upto: int | None, keep_all: bool
+                       ) -> list[torch.Tensor]:
         chunks = []
         if modality == "text":
             tokens = items if isinstance(items, Mapping) else self.tokenize(items)
@@ -259,7 +260,7 @@ class LanguageBind(nn.Module):
             for start in range(0, len(ids), batch_size):
                 part = mask[start:start + batch_size].to(self.device) if mask is not None else None
                 chunks.append(text_hidden_states(self.model.text, ids[start:start + batch_size].to(self.device),
-                                                 part, upto))
+                                                 part, upto, keep_all))
         else:
             tower = self.tower(modality)
             batches = ([items] if isinstance(items, torch.Tensor) else
@@ -267,7 +268,8 @@ class LanguageBind(nn.Module):
             for pixels in batches:
                 self._check_batch(modality, pixels)
                 for chunk in pixels.split(batch_size):
-                    chunks.append(vision_hidden_states(tower, chunk.to(self.device, input_dtype(tower)), upto))
+                    chunks.append(vision_hidden_states(tower, chunk.to(self.device, input_dtype(tower)), upto,
+                                                       keep_all))
         if not chunks:
             raise InputError(modality, "no items given (empty batch)")
         return [torch.cat([chunk[i].float().cpu() for chunk in chunks]) for i in range(len(chunks[0]))]

@@ -20,35 +20,39 @@ from languagebind.model.vision import VisionTower
 TOKEN_CHOICES = ("patch", "all")
 
 
-def vision_hidden_states(tower: VisionTower, pixels: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:
+def vision_hidden_states(tower: VisionTower, pixels: torch.Tensor, upto: int | None = None,
+                         keep_all: bool = True) -> list[torch.Tensor]:
     """(B, C, H, W) -> L + 1 tensors (B, N+1, D); (B, C, T, H, W) -> (B, T', N+1, D) (T' = frames after tubes).
 
-    ``upto``: stop after entry ``upto`` (the layers past it are not run)."""
+    ``upto``: stop after entry ``upto`` (the layers past it are not run); ``keep_all=False``: return only that
+    last entry (no memory for the others)."""
     video = pixels.dim() == 5
     x, frames = tower.embed(pixels)
     states = [x]
     for layer in _layers(tower.encoder.layers, upto):
         x = layer(x, None, frames)
-        states.append(x)
+        states = [*states, x] if keep_all else [x]
     if video:
         states = [s.reshape(-1, frames, *s.shape[1:]) for s in states]
     return states
 
 
 def text_hidden_states(tower: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                       upto: int | None = None) -> list[torch.Tensor]:
-    """(B, L) ids -> layers + 1 tensors (B, L, D), at every position (padding included, as the official code)."""
+                       upto: int | None = None, keep_all: bool = True) -> list[torch.Tensor]:
+    """(B, L) ids -> layers + 1 tensors (B, L, D), at every position (padding included, as the official code);
+    ``upto`` and ``keep_all`` as for ``vision_hidden_states``."""
     if isinstance(tower, HFTextTower):
         mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
-        states = tower.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True).hidden_states
-        return list(states if upto is None else states[:upto + 1])
+        states = list(tower.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True).hidden_states)
+        states = states if upto is None else states[:upto + 1]
+        return states if keep_all else states[-1:]
     if not isinstance(tower, CLIPTextTower):
         raise TypeError(f"no hidden states for a {type(tower).__name__}")
     x, mask = tower.embed(input_ids, attention_mask)
     states = [x]
     for layer in _layers(tower.encoder.layers, upto):
         x = layer(x, mask)
-        states.append(x)
+        states = [*states, x] if keep_all else [x]
     return states
 
 
