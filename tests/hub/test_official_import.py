@@ -87,14 +87,19 @@ def test_imports_equal_to_the_trained_tower(run):
     assert torch.equal(merged.encode("text", ["a dog"]), trained.encode("text", ["a dog"]))
 
 
-def test_video_without_ddp_prefix_and_a_config_only_base(tmp_path):
-    trained = tiny("video", seed=4)
+@pytest.mark.parametrize("lora_r", [0, 4])
+def test_video_without_ddp_prefix_and_a_config_only_base(tmp_path, lora_r):
+    trained = tiny("video", seed=4, lora_r=lora_r)  # LoRA on the temporal attention only, as the official video run
     trainer_file(tmp_path / "epoch_1.pt", trained, "video", ddp=False)
     base = tmp_path / "base"
-    tiny("video", seed=5).save_pretrained(base)
+    tiny("video", seed=5).save_pretrained(base)  # the base config has no LoRA: rank from the keys, alpha 16
     (base / "model.safetensors").unlink()  # a config-only base: nothing to check the text tower against
-    imported = import_official(tmp_path / "epoch_1.pt", base)
-    assert not imported.text_checked and imported.lora is None
+    imported = import_official(tmp_path / "epoch_1.pt", base, lora="keep")
+    assert not imported.text_checked
+    if lora_r:
+        assert (imported.lora.r, imported.lora.alpha, imported.lora.temporal_only) == (4, 16, True)
+    else:
+        assert imported.lora is None
     loaded = imported.pretrained
     assert states_equal(LanguageBind(loaded.model, loaded.tokenizer), trained, "video")
 
