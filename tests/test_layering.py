@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "languagebind"
 
 LEAVES = {"errors", "utils", "constants"}
 CORE = LEAVES | {"model", "processing"}
-RUNTIME = CORE | {"precision", "pretrained"}
+RUNTIME = CORE | {"precision", "hub", "pretrained"}
 # part -> the languagebind parts it may import (its own modules always)
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
@@ -24,8 +24,10 @@ ALLOWED: dict[str, set[str]] = {
     "model": LEAVES,
     "processing": LEAVES,
     "precision": LEAVES | {"model"},
+    "hub": LEAVES | {"model", "processing"},
     "pretrained": RUNTIME - {"pretrained"},
-    "api": RUNTIME,
+    "official_import": RUNTIME - {"official_import"},
+    "api": RUNTIME | {"official_import"},
     "data": LEAVES | {"processing"},
     "index": LEAVES,
     "collection": RUNTIME | {"api", "data"},
@@ -34,7 +36,8 @@ ALLOWED: dict[str, set[str]] = {
     "vidal": LEAVES | {"processing", "data"},
     "serve": RUNTIME | {"api", "data", "index", "collection"},
     "demo": RUNTIME | {"api", "data", "index", "collection", "evaluation", "train"},
-    "cli": RUNTIME | {"api", "data", "index", "collection", "evaluation", "train", "vidal", "serve", "demo"},
+    "cli": RUNTIME | {"api", "data", "index", "collection", "evaluation", "train", "vidal", "serve", "demo"}
+    | {"official_import"},
     "__init__": {"api", "errors"},
     "__main__": {"cli"},
 }

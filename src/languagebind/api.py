@@ -10,6 +10,7 @@ probs = model.classify("video", ["a.mp4"], ["dog", "cat"]).probs
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +20,19 @@ import torch
 from torch import nn
 
 from languagebind.errors import InputError
+from languagebind.hub import CardInfo, HubOptions, card_results
 from languagebind.model.config import VISION_MODALITIES, CheckpointConfig
 from languagebind.model.core import LanguageBindModel
+from languagebind.model.hidden import (
+    TOKEN_CHOICES,
+    layer_index,
+    select_tokens,
+    text_hidden_states,
+    vision_hidden_states,
+)
 from languagebind.model.lora import merge_lora
 from languagebind.model.text import HFTextTower
+from languagebind.official_import import import_official
 from languagebind.precision import (
     PRECISIONS,
     apply_precision,
@@ -92,14 +102,27 @@ class LanguageBind(nn.Module):
     # -- construction --------------------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, checkpoints: Checkpoints, device: str | torch.device | None = None,
-                        precision: str = "fp32", geometry: Mapping[str, Mapping[str, Any]] | None = None
-                        ) -> LanguageBind:
-        """Load checkpoint directories (official or ours): one dir, or ``{modality: dir}``.
+                        precision: str = "fp32", geometry: Mapping[str, Mapping[str, Any]] | None = None, *,
+                        cache_dir: PathLike | None = None, revision: str | None = None, token: str | bool | None = None,
+                        local_files_only: bool | None = None, config: PathLike | None = None) -> LanguageBind:
+        """Load checkpoints (official or ours): one directory or Hub id, or ``{modality: dir_or_id}``.
 
+        A Hub id (``LanguageBind/LanguageBind_Video_FT``, ``ORG/NAME@REVISION``) is fetched into the Hugging Face
+        cache (``cache_dir``, ``revision``, ``token``), or read from it offline (``local_files_only`` or
+        ``HF_HUB_OFFLINE=1``); a local path of the same spelling wins (docs/huggingface.md).
         ``geometry`` optionally changes a tower's ``image_size`` / ``num_frames`` (position and temporal
         tables are resampled bicubically). The text tower is loaded once when the checkpoints share it.
+        An official trainer's ``epoch_N.pt`` loads with ``config=`` its base checkpoint (directory or Hub id;
+        LoRA merged; ``languagebind.official_import``).
         """
-        loaded = load_pretrained(checkpoints, device, precision, geometry)
+        hub = HubOptions(cache_dir, revision, token, local_files_only)
+        if isinstance(checkpoints, (str, Path)) and str(checkpoints).endswith(".pt"):
+            if config is None or geometry:
+                raise InputError(checkpoints, "an official trainer checkpoint (.pt) loads with config= (its base "
+                                              "checkpoint directory or Hub id) and without geometry=")
+            loaded = import_official(checkpoints, config, hub=hub).pretrained
+        else:
+            loaded = load_pretrained(checkpoints, device, precision, geometry, hub)
         return cls(loaded.model, loaded.tokenizer, loaded.sources, resolve_device(device), precision)
 
     @classmethod
@@ -194,6 +217,64 @@ class LanguageBind(nn.Module):
         embeddings = torch.cat(chunks) if chunks else torch.empty(0, width)
         return EncodeResult(embeddings, indices, failures)
 
+    # -- token-level features (multimodal LLMs) -------------------------------------------------------
+    @torch.no_grad()  # not inference_mode: the outputs feed trainable projectors
+    def hidden_states(self, modality: str, items: Any, batch_size: int = 32) -> tuple[torch.Tensor, ...]:
+        """Per-layer hidden states (float32, CPU) as the official ``output_hidden_states=True`` gives them: entry 0
+        the embeddings after the pre-LayerNorm (text: token + position embeddings), then one per layer.
+
+        image/depth/thermal/audio (B, N+1, D), token 0 the CLS; video (B, T, N+1, D), a CLS per frame; text
+        (B, 77, D) at every position. ``items``: files/items/texts, a preprocessed batch, or (text) the
+        ``tokenize`` dict. See ``languagebind.model.hidden`` and docs/huggingface.md."""
+        return tuple(self._hidden_states(modality, items, batch_size, None, keep_all=True))
+
+    @torch.no_grad()
+    def features(self, modality: str, items: Any, layer: int = -2, tokens: str | None = None,
+                 batch_size: int = 32) -> torch.Tensor:
+        """What an LLM projector consumes (Video-LLaVA's ``mm_vision_select_layer`` / ``_feature``): the hidden
+        states of ``layer`` (default -2), ``tokens="patch"`` (default for modality towers) without the CLS token
+        of each frame, or ``"all"`` (Video-LLaVA's video path; the only choice for text). Layers after ``layer``
+        are not computed."""
+        tokens = tokens or ("all" if modality == "text" else "patch")
+        if modality == "text" and tokens != "all":
+            raise InputError(tokens, "text has no CLS / patch split; use tokens='all'")
+        if tokens not in TOKEN_CHOICES:
+            raise InputError(tokens, f"tokens must be one of {', '.join(TOKEN_CHOICES)}")
+        try:
+            index = layer_index(layer, self._layer_count(modality) + 1)
+        except IndexError as err:
+            raise InputError(f"layer={layer}", str(err)) from err
+        return select_tokens(self._hidden_states(modality, items, batch_size, index, keep_all=False)[-1], tokens)
+
+    def _layer_count(self, modality: str) -> int:
+        if modality != "text":
+            return len(self.tower(modality).encoder.layers)
+        text = self.model.text
+        return text.model.config.num_hidden_layers if isinstance(text, HFTextTower) else len(text.encoder.layers)
+
+    def _hidden_states(self, modality: str, items: Any, batch_size: int, upto: int | None, keep_all: bool
+                       ) -> list[torch.Tensor]:
+        chunks = []
+        if modality == "text":
+            tokens = items if isinstance(items, Mapping) else self.tokenize(items)
+            ids, mask = tokens["input_ids"], tokens.get("attention_mask")
+            for start in range(0, len(ids), batch_size):
+                part = mask[start:start + batch_size].to(self.device) if mask is not None else None
+                chunks.append(text_hidden_states(self.model.text, ids[start:start + batch_size].to(self.device),
+                                                 part, upto, keep_all))
+        else:
+            tower = self.tower(modality)
+            batches = ([items] if isinstance(items, torch.Tensor) else
+                       [self.preprocess(modality, part) for part in batched(_as_list(items, modality), batch_size)])
+            for pixels in batches:
+                self._check_batch(modality, pixels)
+                for chunk in pixels.split(batch_size):
+                    chunks.append(vision_hidden_states(tower, chunk.to(self.device, input_dtype(tower)), upto,
+                                                       keep_all))
+        if not chunks:
+            raise InputError(modality, "no items given (empty batch)")
+        return [torch.cat([chunk[i].float().cpu() for chunk in chunks]) for i in range(len(chunks[0]))]
+
     def _encode_text(self, tokens: dict[str, torch.Tensor], normalize: bool) -> torch.Tensor:
         ids, mask = tokens["input_ids"], tokens["attention_mask"]
         # Drop the all-padding tail columns: exact, since the CLIP tower is causal and pools the first EOS
@@ -282,10 +363,18 @@ class LanguageBind(nn.Module):
         return count
 
     # -- saving ----------------------------------------------------------------------------------------
-    def save_pretrained(self, directory: PathLike, modality: str | None = None, format: str = "safetensors") -> Path:
-        """Write one modality's checkpoint: ``format`` "safetensors" (ours) or "official"."""
+    def save_pretrained(self, directory: PathLike, modality: str | None = None, format: str = "safetensors", *,
+                        results: Sequence[PathLike | Mapping[str, Any]] = (), base_model: str | None = None,
+                        card: CardInfo | None = None) -> Path:
+        """Write one modality's checkpoint, ready for the Hub: ``format`` "safetensors" (ours) or "official", the
+        tokenizer files, ``preprocessor_config.json`` and a model card ``README.md`` whose ``model-index`` carries
+        ``results`` (``languagebind eval`` results.json files or dicts; docs/huggingface.md)."""
         modality = self._single(modality)
-        return save_checkpoint(directory, self.model, modality, format, self.tokenizer, self.sources.get(modality))
+        card = card if card is not None else CardInfo()
+        card = dataclasses.replace(card, results=[*card.results, *card_results(results)],
+                                   base_model=base_model or card.base_model)
+        return save_checkpoint(directory, self.model, modality, format, self.tokenizer, self.sources.get(modality),
+                               card)
 
     def checkpoint_fingerprint(self, modality: str) -> str:
         """A stable hash of a tower, its text tower, its config and the preprocessing version."""

@@ -9,6 +9,7 @@ tower (``load_pretrained``, ``random_model``). Out: one modality's checkpoint in
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 
 from languagebind.errors import InputError
+from languagebind.hub import CardInfo, HubOptions, hub_id_of, resolve_checkpoint, write_hub_files
 from languagebind.model.checkpoint import TOKENIZER_FILES, load_single, read_config, save_official, save_ours
 from languagebind.model.config import VISION_MODALITIES, CheckpointConfig
 from languagebind.model.core import LanguageBindModel, checkpoint_view, init_weights
@@ -45,12 +47,14 @@ class Pretrained:
 
 
 def load_pretrained(checkpoints: Checkpoints, device: str | torch.device | None = None, precision: str = "fp32",
-                    geometry: Mapping[str, Mapping[str, Any]] | None = None) -> Pretrained:
-    """Checkpoint directories (official or ours; one dir or ``{modality: dir}``) -> the model, on the CPU.
+                    geometry: Mapping[str, Mapping[str, Any]] | None = None, hub: HubOptions | None = None
+                    ) -> Pretrained:
+    """Checkpoint directories or Hub ids (official or ours; one, or ``{modality: dir}``) -> the model, on the CPU.
 
-    ``geometry`` optionally changes a tower's ``image_size`` / ``num_frames``; ``device`` and ``precision`` only
-    let ``auto`` time its candidate modes before any weights exist (the caller applies the precision)."""
-    dirs = checkpoint_dirs(checkpoints)
+    Ids resolve through ``languagebind.hub`` (``hub``: cache, revision, token, offline). ``geometry`` optionally
+    changes a tower's ``image_size`` / ``num_frames``; ``device`` and ``precision`` only let ``auto`` time its
+    candidate modes before any weights exist (the caller applies the precision)."""
+    dirs = checkpoint_dirs(checkpoints, hub)
     configs = {m: read_config(d, None if m == "_" else m) for m, d in dirs.items()}
     configs = {c.modality: c for c in configs.values()} if "_" in dirs else configs
     dirs = {c.modality: d for c, d in zip(configs.values(), dirs.values(), strict=True)}
@@ -84,16 +88,17 @@ def random_model(configs: Configs, device: str | torch.device | None = None, pre
     return Pretrained(model, default_tokenizer(model, None), dict.fromkeys(parsed))
 
 
-def checkpoint_dirs(checkpoints: Checkpoints) -> dict[str, Path]:
-    """One directory (``{"_": dir}``, modality read from its config) or ``{modality: directory}``, checked."""
+def checkpoint_dirs(checkpoints: Checkpoints, hub: HubOptions | None = None) -> dict[str, Path]:
+    """One directory (``{"_": dir}``, modality read from its config) or ``{modality: directory}``, checked; Hub
+    ids resolved to their cached snapshot (``languagebind.hub``)."""
     if isinstance(checkpoints, (str, Path)):
-        return {"_": Path(checkpoints)}
+        return {"_": resolve_checkpoint(checkpoints, hub)}
     if not isinstance(checkpoints, Mapping) or not checkpoints:
         raise InputError(checkpoints, "give a checkpoint directory or a non-empty {modality: directory} mapping")
     for m in checkpoints:
         if m not in VISION_MODALITIES:
             raise InputError(m, f"unknown modality; known: {', '.join(VISION_MODALITIES)}")
-    return {m: Path(d) for m, d in checkpoints.items()}
+    return {m: resolve_checkpoint(d, hub) for m, d in checkpoints.items()}
 
 
 def prepare_precision(configs: dict[str, CheckpointConfig], device: str | torch.device | None, precision: str) -> None:
@@ -145,9 +150,10 @@ def default_tokenizer(model: LanguageBindModel, directory: Path | None) -> Any:
 
 # -- out --------------------------------------------------------------------------------------------------
 def save_checkpoint(directory: PathLike, model: LanguageBindModel, modality: str, format: str = "safetensors",
-                    tokenizer: Any = None, source: PathLike | None = None) -> Path:
-    """Write one modality's checkpoint: ``format`` "safetensors" (ours) or "official" (with the tokenizer files,
-    copied from ``source`` when it has them, else written by ``tokenizer``)."""
+                    tokenizer: Any = None, source: PathLike | None = None, card: CardInfo | None = None) -> Path:
+    """Write one modality's checkpoint: ``format`` "safetensors" (ours) or "official"; with the tokenizer files
+    (copied from ``source`` when it has them, else written by ``tokenizer``), ``preprocessor_config.json`` and a
+    model card (``card``; its base model defaults to the Hub id ``source`` was downloaded as)."""
     directory = Path(directory)
     config = model.configs[modality]
     state = {k: v.float() for k, v in checkpoint_view(model, modality).state_dict().items()}
@@ -155,9 +161,13 @@ def save_checkpoint(directory: PathLike, model: LanguageBindModel, modality: str
         save_ours(directory, config, state)
     elif format == "official":
         save_official(directory, config, state)
-        write_tokenizer(directory, tokenizer if tokenizer is not None else default_tokenizer(model, None), source)
     else:
         raise InputError(format, f"format must be {' or '.join(repr(f) for f in FORMATS)}")
+    write_tokenizer(directory, tokenizer if tokenizer is not None else default_tokenizer(model, None), source)
+    card = card if card is not None else CardInfo()
+    if card.base_model is None:
+        card = dataclasses.replace(card, base_model=hub_id_of(source))
+    write_hub_files(directory, config, card)
     return directory
 
 
@@ -165,7 +175,8 @@ def write_tokenizer(directory: Path, tokenizer: Any, source: PathLike | None) ->
     copied = False
     for name in TOKENIZER_FILES:
         if source is not None and (Path(source) / name).is_file():
-            shutil.copyfile(Path(source) / name, directory / name)
+            if (Path(source) / name).resolve() != (directory / name).resolve():  # not saving onto itself
+                shutil.copyfile(Path(source) / name, directory / name)
             copied = True
     if not copied:
         tokenizer.save_pretrained(directory)

@@ -25,8 +25,10 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """--checkpoint (repeatable), --device, --precision, --batch-size."""
-    parser.add_argument("--checkpoint", action="append", required=True, metavar="[MODALITY=]DIR",
-                        help="checkpoint directory (official or ours); repeat to load several modalities")
+    parser.add_argument("--checkpoint", action="append", required=True, metavar="[MODALITY=]DIR_OR_HUB_ID",
+                        help="checkpoint directory (official or ours) or Hugging Face Hub id (ORG/NAME[@REVISION]; "
+                             "cache: HF_HUB_CACHE / HF_HOME, offline: HF_HUB_OFFLINE=1); repeat to load several "
+                             "modalities")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     parser.add_argument("--precision", default="fp32", help="fp32 (default, official numerics) or bf16")
     parser.add_argument("--batch-size", type=int, default=16, help="items per forward pass (default 16)")

@@ -12,8 +12,9 @@ from languagebind.errors import InputError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
     parser.add_argument("--fresh", action="store_true", help="retrain the towers even when trained ones exist")
-    parser.add_argument("--checkpoint", action="append", default=[], metavar="MODALITY=DIR",
-                        help="evaluate and search with this checkpoint instead of training (repeatable)")
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="MODALITY=DIR_OR_HUB_ID",
+                        help="evaluate and search with this checkpoint (a directory or a Hub id) instead of training "
+                             "(repeatable)")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="a smaller, faster run (the 'quick' preset)")
     size.add_argument("--config", default=None,
@@ -42,6 +43,10 @@ def parse_checkpoints(specs: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     import os
 
+    from languagebind.hub import resolve_checkpoint
+
+    # Hub ids are resolved (fetched if online) before the demo's own towers are made offline-only.
+    checkpoints = {m: resolve_checkpoint(spec) for m, spec in parse_checkpoints(args.checkpoint).items()}
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched: the language tower ships in a package
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from pathlib import Path
@@ -51,7 +56,6 @@ def run(args: argparse.Namespace) -> int:
     from languagebind.demo.table import format_table
 
     config = load_config("quick" if args.quick else args.config or "default")
-    checkpoints = parse_checkpoints(args.checkpoint)
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

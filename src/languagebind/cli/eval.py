@@ -28,8 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="benchmark name, or a combined/emergent task such as nyu_d:rgb+depth (see --list)")
     parser.add_argument("--list", action="store_true", help="print the benchmark names, one per line, and exit")
     parser.add_argument("--data", type=Path, help="the benchmark's directory, in its public layout")
-    parser.add_argument("--checkpoint", action="append", metavar="[MODALITY=]DIR",
-                        help="checkpoint directory (official or ours) of the benchmark's modality")
+    parser.add_argument("--checkpoint", action="append", metavar="[MODALITY=]DIR_OR_HUB_ID",
+                        help="checkpoint directory (official or ours) or Hub id of the benchmark's modality")
     parser.add_argument("--out", type=Path, help="results.json to write (the Markdown table goes beside it, .md)")
     parser.add_argument("--markdown", type=Path, help="where to write the Markdown table (default: --out with .md)")
     parser.add_argument("--limit", type=int, help="evaluate N items spread evenly over the benchmark (quick look)")

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("languagebind.cli.classify", "zero-shot classify files against labels"),
     "train": ("languagebind.cli.train", "bind a modality to the frozen language tower"),
     "export": ("languagebind.cli.export", "export a training run as a checkpoint"),
+    "import-official": ("languagebind.cli.import_official", "convert an official trainer's epoch_N.pt to a checkpoint"),
     "eval": ("languagebind.cli.eval", "zero-shot evaluation on a public benchmark layout"),
     "demo": ("languagebind.cli.demo", "train and evaluate a small LanguageBind on built-in data"),
     "build": ("languagebind.cli.build", "build a VIDAL-style aligned dataset from raw short videos"),

@@ -31,15 +31,21 @@ class CLIPTextTower(nn.Module):
         self.final_layer_norm = nn.LayerNorm(t.width, eps=t.eps)
         self.projection = nn.Linear(t.width, cfg.projection_dim, bias=False)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, L) ids -> unnormalised features (B, P)."""
-        b, n = input_ids.shape
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, L) ids -> token + position embeddings (B, L, D) and the causal + padding attention mask."""
+        n = input_ids.shape[1]
         x = self.token_embedding(input_ids) + self.position_embedding[:n]
         mask = torch.ones(n, n, dtype=torch.bool, device=x.device).tril()[None, None]
         if attention_mask is not None:
             mask = mask & attention_mask.bool()[:, None, None, :]
+        return x, mask
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L) ids -> unnormalised features (B, P)."""
+        x, mask = self.embed(input_ids, attention_mask)
         x = self.final_layer_norm(self.encoder(x, mask))
-        pooled = x[torch.arange(b, device=x.device), input_ids.argmax(dim=-1)]
+        pooled = x[torch.arange(input_ids.shape[0], device=x.device), input_ids.argmax(dim=-1)]
         return self.projection(pooled)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from languagebind.errors import CheckpointError
+from languagebind.hub import CardInfo, run_results
 from languagebind.pretrained import FORMATS, Pretrained, save_checkpoint
 from languagebind.train import checkpoint as ckpt
 from languagebind.train.optim import select_trainable
@@ -52,4 +53,6 @@ def export_run(run_dir: str | Path, out: str | Path, format: str = "safetensors"
         raise CheckpointError(out, f"unknown export format {format!r}; use one of {', '.join(FORMATS)}")
     run, cfg, _ = load_run(run_dir, checkpoint)
     merged_for_export(run.model, cfg.modality)
-    return save_checkpoint(out, run.model, cfg.modality, format, run.tokenizer, run.sources[cfg.modality])
+    note = f"trained with languagebind train ({cfg.tuning} tuning from {cfg.init}), exported from {Path(run_dir).name}"
+    card = CardInfo(results=run_results(run_dir), notes=[note])
+    return save_checkpoint(out, run.model, cfg.modality, format, run.tokenizer, run.sources[cfg.modality], card)

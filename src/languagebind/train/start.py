@@ -2,11 +2,11 @@
 side, the tower wrapped for training.
 
 ``init`` is one of:
-* a Hugging Face ``CLIPModel`` directory (the official recipe starts from OpenCLIP ViT-L/14 DataComp in that
+* a Hugging Face ``CLIPModel`` directory or Hub id (the official recipe starts from OpenCLIP ViT-L/14 DataComp in that
   format): the tower is initialised as the official recipe does (``languagebind.model.init``);
-* a LanguageBind checkpoint directory (official or ours): of the trained modality, it is loaded as it is (its LoRA,
-  if any, merged) and new adapters are added for LoRA tuning; of another modality, its weights start the tower as
-  a CLIP would;
+* a LanguageBind checkpoint directory or Hub id (official or ours): of the trained modality, it is loaded as it is
+  (its LoRA, if any, merged) and new adapters are added for LoRA tuning; of another modality, its weights start the
+  tower as a CLIP would;
 * ``random:<preset>``: random CLIP-style weights (``tiny``, ``vit_b16``, ``vit_l14``), for tests and benchmarks.
 """
 
@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from languagebind.errors import ConfigError
+from languagebind.hub import resolve_checkpoint
 from languagebind.model.checkpoint import read_config
 from languagebind.model.config import CheckpointConfig, LoraConfig, TextConfig
 from languagebind.model.core import LanguageBindModel
@@ -62,7 +63,7 @@ def _starting_model(cfg: TrainConfig) -> Pretrained:
         config = random_config(cfg.init.split(":", 1)[1], m)
         config = _with_lora(config, lora_config(cfg, config.vision.temporal))
         return random_model(config, device="cpu", seed=cfg.seed)
-    directory = Path(cfg.init)
+    directory = resolve_checkpoint(cfg.init)  # a directory, or a Hub id fetched into / read from the HF cache
     if not (directory / "config.json").is_file():
         raise ConfigError(f"init {directory}: not a checkpoint directory (no config.json)")
     if json.loads((directory / "config.json").read_text()).get("model_type") == "clip":
