@@ -92,7 +92,7 @@ def test_unreadable_file_stops_the_run(tmp_path, checkpoints, capsys):
 
 def test_list_and_wrong_tower(tmp_path, checkpoints, capsys):
     assert main(["eval", "--list"]) == 0
-    assert capsys.readouterr().out.split() == list(BENCHMARKS)
+    assert capsys.readouterr().out.split() == [*BENCHMARKS, "folder"]
     BUILDERS["llvip"](tmp_path / "data")
     assert main(["eval", "llvip", "--data", str(tmp_path / "data"), "--checkpoint", str(checkpoints["depth"]),
                  "--out", str(tmp_path / "r.json")]) == 2

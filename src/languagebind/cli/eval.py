@@ -2,8 +2,12 @@
 
 ```
 languagebind eval msrvtt --data ~/data/msrvtt --checkpoint video=ckpts/LanguageBind_Video_FT --out msrvtt.json
+languagebind eval folder --modality vibration --data ~/data/bearings --checkpoint vibration=run/export --out r.json
 languagebind eval --list
 ```
+
+``folder`` is the generic benchmark: ``--data`` holds one folder per class (optionally under ``val/`` or
+``test/``), the class names are the folder names, the prompts the modality's own templates.
 
 Writes results.json (``{"benchmark", "n", "metrics", ...}``) and a Markdown table with the paper's numbers
 beside ours (same name, ``.md``), and prints the table. Embeddings are cached on disk, so a re-run encodes
@@ -27,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("benchmark", nargs="?", help="benchmark name (see --list)")
     parser.add_argument("--list", action="store_true", help="print the benchmark names, one per line, and exit")
     parser.add_argument("--data", type=Path, help="the benchmark's directory, in its public layout")
+    parser.add_argument("--modality", help="the modality of the 'folder' benchmark (one folder per class)")
     parser.add_argument("--checkpoint", action="append", metavar="[MODALITY=]DIR",
                         help="checkpoint directory (official or ours) of the benchmark's modality")
     parser.add_argument("--out", type=Path, help="results.json to write (the Markdown table goes beside it, .md)")
@@ -48,10 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from languagebind.evaluation.benchmarks import BENCHMARKS, get_benchmark
+    from languagebind.evaluation.benchmarks import BENCHMARKS, FOLDER, get_benchmark
 
     if args.list:
-        print("\n".join(BENCHMARKS))
+        print("\n".join([*BENCHMARKS, FOLDER]))
         return 0
     for option, value in (("BENCHMARK", args.benchmark), ("--data", args.data), ("--checkpoint", args.checkpoint),
                           ("--out", args.out)):
@@ -59,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(option, "required (or use --list)")
     if args.batch_size < 1:
         raise InputError("--batch-size", "must be at least 1")
-    benchmark = get_benchmark(args.benchmark)
+    benchmark = get_benchmark(args.benchmark, args.modality)
     return evaluate_and_write(args, benchmark)
 
 

@@ -202,7 +202,7 @@ def evaluate(benchmark: Benchmark, data_dir: str | Path, encoder: Encoder, *, li
 def _class_embeddings(encoder: Encoder, benchmark: Benchmark, dataset: ClassificationSet, cache: EmbeddingCache,
                       batch_size: int, progress: bool | None) -> tuple[torch.Tensor, int]:
     """One embedding per class: the normalised mean of its normalised prompt embeddings (official rule)."""
-    template_set = templates(benchmark.templates or "photo")
+    template_set = benchmark.prompt_templates or templates(benchmark.templates or "photo")
     texts = prompts_for(dataset.classnames, template_set)
     emb, encoded = encode_texts(encoder, texts, cache, batch_size, progress)
     emb = emb.view(len(dataset.classnames), len(template_set), -1).mean(dim=1)
