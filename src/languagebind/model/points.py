@@ -12,8 +12,17 @@ tensor code (the only Python loop is over the ``G`` FPS steps).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
+
+from languagebind.errors import ConfigError
+
+if TYPE_CHECKING:
+    from languagebind.model.config import VisionConfig
+
+DEFAULT_GROUPS = 128
 
 
 def farthest_point_sample(xyz: torch.Tensor, count: int) -> torch.Tensor:
@@ -103,3 +112,26 @@ class PointGroupEmbed(nn.Module):
         tokens = self.encoder(groups.to(dtype)) + self.position(centres.to(dtype))
         cls = (self.class_embedding + self.class_position).expand(points.shape[0], 1, -1)
         return torch.cat([cls, tokens], dim=1), 1
+
+    @torch.no_grad()
+    def init_weights(self, generator: torch.Generator | None = None) -> None:
+        """Random start of the CLS token and its position (the linear layers take the tower's default)."""
+        for parameter in (self.class_embedding, self.class_position):
+            torch.randn(parameter.shape, generator=generator, out=parameter.data).mul_(0.02)
+
+
+class PointTokens(PointGroupEmbed):
+    """The point modality's token module, built from its tower config: ``num_channels`` 3 (xyz) or 6 (with
+    normals), ``image_size`` ``(1, num_points)``, ``patch_size`` = points per group (k), ``options["num_groups"]``
+    = G (default 128)."""
+
+    def __init__(self, cfg: VisionConfig) -> None:
+        num_groups = int(cfg.options.get("num_groups", DEFAULT_GROUPS))
+        num_points = cfg.image_size[1]
+        if not 0 < num_groups <= num_points or not 0 < cfg.patch_size <= num_points:
+            raise ConfigError(f"point tower: {num_groups} groups of {cfg.patch_size} points need 1..{num_points} "
+                              f"each (image_size (1, num_points) = {cfg.image_size})")
+        if cfg.num_channels not in (3, 6):
+            raise ConfigError(f"point tower: num_channels must be 3 (xyz) or 6 (xyz + normals), got "
+                              f"{cfg.num_channels}")
+        super().__init__(cfg.transformer.width, num_groups, cfg.patch_size, cfg.num_channels)

@@ -7,8 +7,15 @@ positions (``num_patches + 1``) are added, as ``PatchEmbed`` does for images.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
+
+from languagebind.errors import ConfigError
+
+if TYPE_CHECKING:
+    from languagebind.model.config import VisionConfig
 
 
 class SeriesPatchEmbed(nn.Module):
@@ -47,3 +54,15 @@ class SeriesPatchEmbed(nn.Module):
         x = self.proj(self.patches(signal.to(self.proj.weight.dtype)))
         cls = self.class_embedding.expand(x.shape[0], 1, -1)
         return torch.cat([cls, x], dim=1) + self.position_embedding, 1
+
+
+class SeriesTokens(SeriesPatchEmbed):
+    """The token module of a time-series modality (IMU, or any sensor), built from its tower config:
+    ``num_channels`` channels, ``image_size`` ``(1, steps)``, ``patch_size`` steps per token."""
+
+    def __init__(self, cfg: VisionConfig) -> None:
+        steps = cfg.image_size[1]
+        if cfg.image_size[0] != 1 or steps % cfg.patch_size:
+            raise ConfigError(f"a time-series tower needs image_size (1, steps) with steps a multiple of patch_size "
+                              f"{cfg.patch_size}; got {cfg.image_size}")
+        super().__init__(cfg.transformer.width, cfg.num_channels, cfg.patch_size, steps)

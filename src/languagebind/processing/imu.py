@@ -19,13 +19,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from languagebind.errors import ConfigError, InputError
+from languagebind.processing.constants import ProcessorConfig
 from languagebind.processing.inputs import decode_errors, existing_file
 
 SUFFIXES = (".npy", ".npz", ".csv", ".tsv")
@@ -87,6 +88,30 @@ class Recording:
     samples: np.ndarray
     rate: float | None = None
     times: np.ndarray | None = None
+
+
+def imu_config(cfg: ProcessorConfig) -> ImuConfig:
+    """The ``ImuConfig`` in ``cfg.options`` (its field names; the tower fills ``num_steps``); an unknown option is a
+    ``ConfigError``."""
+    known = {f.name for f in fields(ImuConfig)}
+    unknown = sorted(set(cfg.options) - known)
+    if unknown:
+        raise ConfigError(f"unknown IMU option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    options = dict(cfg.options)
+    for name in ("mean", "std"):
+        if name in options:
+            options[name] = tuple(float(v) for v in options[name])
+    return ImuConfig(**options)
+
+
+def load_imu_item(item: object, cfg: ProcessorConfig) -> torch.Tensor:
+    """The IMU modality's loader: one item -> (6, num_steps) float32 (the spec names it)."""
+    return load_imu(item, imu_config(cfg))
+
+
+def imu_shape(cfg: ProcessorConfig) -> tuple[int, ...]:
+    """Shape of one preprocessed IMU window: (6, num_steps)."""
+    return (len(CHANNELS), imu_config(cfg).num_steps)
 
 
 def load_imu(item: object, config: ImuConfig | None = None) -> torch.Tensor:

@@ -13,15 +13,17 @@ The points come out in FPS order, so the first ``G`` of them are also the ``G`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
 
 from languagebind.errors import ConfigError, InputError
+from languagebind.processing.constants import ProcessorConfig
 from languagebind.processing.pointfiles import SUFFIXES, Cloud, PointFileLimits, read_cloud
 
-__all__ = ["SUFFIXES", "PointCloudConfig", "farthest_point_order", "load_point_cloud", "preprocess_cloud"]
+__all__ = ["SUFFIXES", "PointCloudConfig", "farthest_point_order", "load_point_cloud", "load_point_item",
+           "point_config", "point_shape", "preprocess_cloud", "preview_points"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,40 @@ class PointCloudConfig:
     @property
     def limits(self) -> PointFileLimits:
         return PointFileLimits(self.max_points, self.max_file_bytes)
+
+
+def point_config(cfg: ProcessorConfig) -> PointCloudConfig:
+    """The ``PointCloudConfig`` in ``cfg.options`` (its field names; the tower fills ``num_points`` and
+    ``normals``); an unknown option is a ``ConfigError``."""
+    known = {f.name for f in fields(PointCloudConfig)}
+    unknown = sorted(set(cfg.options) - known)
+    if unknown:
+        raise ConfigError(f"unknown point-cloud option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return PointCloudConfig(**cfg.options)
+
+
+def load_point_item(item: object, cfg: ProcessorConfig) -> torch.Tensor:
+    """The point modality's loader: one item -> (num_points, 3|6) float32 (the spec names it)."""
+    return load_point_cloud(item, point_config(cfg))
+
+
+def point_shape(cfg: ProcessorConfig) -> tuple[int, ...]:
+    """Shape of one preprocessed point cloud: (num_points, 3), or (num_points, 6) with normals."""
+    config = point_config(cfg)
+    return (config.num_points, config.channels)
+
+
+def preview_points(points: np.ndarray | torch.Tensor, size: int = 96) -> np.ndarray:
+    """A preprocessed cloud (N, >=3) -> (size, size, 3) uint8: seen from the front (x right, y up), nearer points
+    (larger z) drawn later and brighter, on white."""
+    xyz = np.asarray(points, dtype=np.float64)[:, :3]
+    image = np.full((size, size, 3), 255, dtype=np.uint8)
+    order = np.argsort(xyz[:, 2], kind="stable")
+    column = np.clip(((xyz[order, 0] + 1) / 2 * (size - 1)).round().astype(int), 0, size - 1)
+    row = np.clip(((1 - xyz[order, 1]) / 2 * (size - 1)).round().astype(int), 0, size - 1)
+    shade = (200 - (xyz[order, 2] + 1) / 2 * 170).clip(0, 255).astype(np.uint8)
+    image[row, column] = np.stack([shade // 3, shade // 2, shade], axis=1)
+    return image
 
 
 def load_point_cloud(item: object, config: PointCloudConfig | None = None) -> torch.Tensor:
