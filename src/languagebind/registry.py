@@ -10,23 +10,23 @@ Registering a modality (a built-in module, or a plug-in package)::
     from languagebind.registry import ModalitySpec, register_modality
 
     register_modality(ModalitySpec(
-        name="vibration",
+        name="sonar",
         extensions=(".npy",),
-        loader=load_vibration,              # (item, ProcessorConfig) -> float32 tensor of item_shape(config)
-        item_shape=vibration_shape,         # ProcessorConfig -> shape of one preprocessed item
-        tokens=SeriesPatches,               # nn.Module class built as cls(VisionConfig); see below
-        token_geometry="1-D patches of 16 steps",
+        loader=load_sonar,                  # (item, ProcessorConfig) -> float32 tensor of item_shape(config)
+        item_shape=sonar_shape,             # ProcessorConfig -> shape of one preprocessed item
+        tokens=PingPatches,                 # nn.Module class built as cls(VisionConfig); see below
+        token_geometry="1-D patches of 16 samples",
         start="scratch",
-        tiny={"image_size": (1, 256), "patch_size": 16, "num_channels": 1},
-        templates=("a vibration recording of a {}.",),
-        letter="vib",
+        tiny={"patch_size": 16, "options": {"length": 256}},  # VisionConfig fields of random:tiny
+        templates=("a sonar echo of a {}.",),
+        letter="s",
     ))
 
 A plug-in package makes the call at import and is found in one of three ways: an entry point in the
-``languagebind.modalities`` group (``[project.entry-points."languagebind.modalities"] vibration =
-"my_pkg.vibration"``; the target may be a module that registers on import, a ``ModalitySpec``, a list of them,
-or a callable returning either), the ``languagebind --plugin my_pkg.vibration`` option of the command line, or an
-explicit ``import my_pkg.vibration`` before use. ``docs/adding-a-modality.md`` is the whole recipe.
+``languagebind.modalities`` group (``[project.entry-points."languagebind.modalities"] sonar = "my_pkg.sonar"``;
+the target may be a module that registers on import, a ``ModalitySpec``, a list of them, or a callable returning
+either), the ``languagebind --plugin my_pkg.sonar`` option of the command line, or an explicit
+``import my_pkg.sonar`` before use. ``docs/adding-a-modality.md`` is the whole recipe.
 
 Hooks (``loader``, ``item_shape``, ``tokens``, ``augment``, ``processor_fields``, ``preview``) are either the
 object itself or a ``"package.module:attribute"`` string resolved on first use (``resolve``): built-in specs use
@@ -156,7 +156,7 @@ class ModalitySpec:
 
 _SPECS: dict[str, ModalitySpec] = {}
 _LOCK = threading.RLock()
-_STATE = {"loaded": False}
+_STATE: dict[str, Any] = {"loaded": False, "loading": ""}  # loading: the entry point's plug-in being imported
 _FAILED_PLUGINS: dict[str, str] = {}
 
 
@@ -170,12 +170,14 @@ def register_modality(spec: ModalitySpec, source: str | None = None, replace_exi
         raise ConfigError(f"register_modality expects a ModalitySpec, got {type(spec).__name__}")
     if source is None and not spec.source:
         loader = spec.loader
-        source = f"plug-in {loader.__module__}" if callable(loader) else "plug-in"
+        source = _STATE["loading"] or (f"plug-in {loader.__module__}" if callable(loader) else "plug-in")
     if source is not None:
         spec = replace(spec, source=source)
     with _LOCK:
         old = _SPECS.get(spec.name)
-        if old is not None and old != spec and not replace_existing:
+        if old is not None and replace(old, source=spec.source) == spec and not replace_existing:
+            return old  # the same spec again (a module imported twice, or by entry point after --plugin)
+        if old is not None and not replace_existing:
             raise ConfigError(f"modality {spec.name!r} is already registered (from {old.source})")
         _SPECS[spec.name] = spec
     return spec
@@ -202,11 +204,14 @@ def _ensure_loaded() -> None:
 def load_entry_point(entry: metadata.EntryPoint) -> None:
     """Register the spec(s) an entry point names; a broken plug-in is remembered (``plugin_errors``), not fatal."""
     source = f"plug-in {entry.dist.name if entry.dist else entry.value}"
+    _STATE["loading"] = source
     try:
         target = entry.load()
         _register_all(target() if callable(target) and not isinstance(target, type) else target, source)
     except Exception as err:  # a third party's bug must not break the built-in modalities
         _FAILED_PLUGINS[entry.value] = f"{type(err).__name__}: {err}"
+    finally:
+        _STATE["loading"] = ""
 
 
 def _register_all(target: Any, source: str) -> None:

@@ -102,6 +102,7 @@ class VisionConfig:
     def __post_init__(self) -> None:
         if not is_modality(self.modality):
             raise ConfigError(f"unknown modality {self.modality!r}; known: {', '.join(modality_names())}")
+        object.__setattr__(self, "options", dict(self.options))
         if get_modality(self.modality).tokens != PATCHES:
             return  # another token module checks its own geometry
         h, w = self.image_size
