@@ -22,6 +22,7 @@ SPEC = register_modality(ModalitySpec(
     token_geometry="1-D patches of a 6-channel trace (ImageBind: 8 steps x 6 channels of 2,000 at 200 Hz)",
     start="scratch",
     templates=("an IMU recording of {}.", "motion sensor data of {}.", "accelerometer and gyroscope readings of {}."),
+    augment="languagebind.processing.imu:augment_imu_item",
     in_memory=("array",),
     letter="imu",
     preview="waveform",

@@ -25,6 +25,7 @@ SPEC = register_modality(ModalitySpec(
     token_geometry="point groups: FPS centres + k nearest neighbours -> mini-PointNet, centre positions",
     start="scratch",
     templates=("a point cloud of a {}.", "a 3D model of a {}.", "a 3D point cloud of a {}."),
+    augment="languagebind.processing.pointcloud:augment_point_item",
     in_memory=("array",),
     letter="pc",
     preview="languagebind.processing.pointcloud:preview_points",
