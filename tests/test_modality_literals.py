@@ -34,12 +34,11 @@ EXCEPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "evaluation/benchmarks.py": ((*BUILTIN, "point"), "the table of public benchmarks, each of one modality"),
     "evaluation/readers_audio.py": (("audio",), "ESC-50's folder named 'audio'"),
     "evaluation/readers_video.py": (("video",), "DiDeMo's JSON field 'video'"),
-    # the VIDAL builder: stages that make one VIDAL modality each, and the pack stage writing their files
+    # the VIDAL builder: the stages that make one VIDAL modality each (the pack stage asks them for their files)
     "vidal/operators.py": (("audio", "depth", "thermal"), "the builder's stage names"),
     "vidal/stages_media.py": (("audio",), "the audio-track stage"),
     "vidal/depth.py": (("depth",), "the depth-estimation stage"),
     "vidal/thermal.py": (("thermal",), "the infrared-translation stage"),
-    "vidal/pack.py": (("audio", "depth", "thermal"), "the pack stage writing those stages' fields"),
     # foreign formats
     "processing/imu.py": (("imu",), "a conventional array name inside IMU .npz files"),
     "vidal/captions.py": (("image", "video"), "Hugging Face chat-template content types"),
