@@ -254,7 +254,8 @@ def get_modality(name: str) -> ModalitySpec:
     _ensure_loaded()
     spec = _SPECS.get(name) if isinstance(name, str) else None
     if spec is None:
-        raise ConfigError(f"unknown modality {name!r}; known: {', '.join(modality_names())}")
+        raise ConfigError(f"unknown modality {name!r}; known: {', '.join(modality_names())} (a plug-in's modality "
+                          f"needs its package installed, or `languagebind --plugin MODULE`)")
     return spec
 
 
