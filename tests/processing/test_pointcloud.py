@@ -248,3 +248,11 @@ def test_training_augmentation_scales_shifts_and_mirrors(tmp_path: Path) -> None
     assert torch.allclose(one[:, 3:].norm(dim=1), torch.ones(64), atol=1e-5)
     mirrored = augment_point_item(tmp_path / "a.txt", cfg, always, np.random.default_rng(3))
     assert np.polyfit(plain[:, 0].numpy(), mirrored[:, 0].numpy(), 1)[0] < 0
+
+
+def test_preview_is_a_picture_of_the_cloud() -> None:
+    from languagebind.processing.pointcloud import preview_points
+
+    picture = preview_points(load_point_cloud(grid_points(300, normals=False), XYZ), size=48)
+    assert picture.shape == (48, 48, 3) and picture.dtype == np.uint8
+    assert 30 < int((picture.min(axis=2) < 255).sum()) <= 128  # one dot per point, some overlap
