@@ -103,3 +103,19 @@ def test_concurrent_first_lookups_all_see_every_builtin(monkeypatch) -> None:
     for t in threads:
         t.join()
     assert len(set(seen)) == 1 and seen[0] >= len(RELEASED)
+
+
+def test_the_modalities_command_lists_every_spec(capsys) -> None:
+    import json
+
+    from languagebind.cli.main import main
+
+    assert main(["modalities", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["name"] for r in rows] == list(modality_names())
+    audio = next(r for r in rows if r["name"] == "audio")
+    assert audio["loader"] == "languagebind.processing.processor:load_audio_item" and audio["source"] == "built-in"
+    assert main(["modalities"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["name", "file", "kinds", "tokens", "source"]
+    assert any(line.startswith("video ") and ".mp4" in line and "temporal" in line for line in table)
