@@ -239,19 +239,28 @@ def read_csv(item: object, text: str) -> Recording:
     if not rows:
         raise InputError(item, "no samples (a header line only)")
     columns = [*axes, time_column] if time_column is not None else axes
-    with decode_errors(item, "an IMU table"):
-        reader = csv.reader(io.StringIO("\n".join(rows)), delimiter=delimiter) if delimiter else \
-            (row.split() for row in rows)
-        try:
-            table = np.array([[float(row[c]) if row[c].strip() else np.nan for c in columns]
-                              for row in reader], dtype=np.float64)
-        except IndexError as err:
-            raise InputError(item, f"a row has fewer cells than the header ({len(header)})") from err
-        except ValueError as err:
-            raise InputError(item, f"not a number: {err}") from err
+    body = "\n".join(rows)
+    try:  # the common case in one vectorised pass
+        table = np.loadtxt(io.StringIO(body), dtype=np.float64, delimiter=delimiter, usecols=columns, ndmin=2,
+                           quotechar='"')
+    except ValueError:  # empty cells (NaN), short rows or words: row by row, to say which
+        table = _table_by_rows(item, body, delimiter, columns, len(header))
     if time_column is None:
         return Recording(table)
     return Recording(table[:, :6], times=table[:, 6] * time_scale)
+
+
+def _table_by_rows(item: object, body: str, delimiter: str | None, columns: list[int], width: int) -> np.ndarray:
+    with decode_errors(item, "an IMU table"):
+        reader = csv.reader(io.StringIO(body), delimiter=delimiter) if delimiter else \
+            (row.split() for row in body.splitlines())
+        try:
+            return np.array([[float(row[c]) if row[c].strip() else np.nan for c in columns] for row in reader],
+                            dtype=np.float64)
+        except IndexError as err:
+            raise InputError(item, f"a row has fewer cells than the header ({width})") from err
+        except ValueError as err:
+            raise InputError(item, f"not a number: {err}") from err
 
 
 def _header_columns(item: object, header: list[str]) -> tuple[list[int], int | None, float]:
