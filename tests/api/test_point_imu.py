@@ -132,3 +132,12 @@ def test_a_point_tower_with_normals_takes_six_channels(tmp_path: Path) -> None:
     assert model.encode("point", [path]).shape == (1, 32)
     with pytest.raises(InputError, match="has no normals"):
         model.encode("point", [write_table(tmp_path / "xyz.txt", points)])
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_point_and_imu_towers_in_every_precision(precision: str) -> None:
+    for modality, batch in (("point", torch.randn(2, 256, 3)), ("imu", torch.randn(2, 6, 256))):
+        reference = LanguageBind.from_config({modality: tiny_config(modality)}).encode(modality, batch)
+        model = LanguageBind.from_config({modality: tiny_config(modality)}, precision=precision)
+        cosine = (model.encode(modality, batch) * reference).sum(-1)
+        assert cosine.min() > 0.99, (modality, precision)
