@@ -184,3 +184,11 @@ def test_csv_quoted_cells_and_empty_cells(tmp_path: Path) -> None:
     (tmp_path / "gap.csv").write_text("\n".join(lines) + "\n")
     with pytest.raises(InputError, match="NaN"):
         load_imu(tmp_path / "gap.csv", SMALL)
+
+
+def test_raw_accelerometer_is_preferred_to_linear_acceleration(tmp_path: Path) -> None:
+    data = signal(40)
+    header = ["linear_acceleration_x", "linear_acceleration_y", "linear_acceleration_z", "acc_x", "acc_y", "acc_z",
+              "gyro_x", "gyro_y", "gyro_z"]
+    write_csv(tmp_path / "both.csv", header, np.hstack([data[:, :3] * 0, data]))
+    assert torch.equal(load_imu(tmp_path / "both.csv", SMALL), load_imu(data, SMALL))

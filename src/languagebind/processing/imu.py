@@ -32,8 +32,9 @@ from languagebind.processing.inputs import decode_errors, existing_file
 SUFFIXES = (".npy", ".npz", ".csv", ".tsv")
 CHANNELS = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
 STANDARD_GRAVITY = 9.80665
-_ACC = r"(acc|accel|accelerometer|acceleration|linear_?acceleration|lin_?acc|a)"
-_GYRO = r"(gyro|gyr|gyroscope|angular_?velocity|ang_?vel|rotation_?rate|omega|g|w)"
+# column name prefixes, in order of preference (raw accelerometer before linear acceleration)
+_ACC = ("acc", "accel", "accelerometer", "acceleration", "a", "linear_?acceleration", "lin_?acc")
+_GYRO = ("gyro", "gyr", "gyroscope", "angular_?velocity", "ang_?vel", "rotation_?rate", "omega", "g", "w")
 _TIME = re.compile(r"^(timestamp|time|t|ts|seconds|sec|elapsed|time_?stamp)(_(s|sec|seconds|ms|millis|"
                    r"milliseconds|us|micros|microseconds|ns|nanos|nanoseconds))?$")
 _TIME_UNITS = {"s": 1.0, "sec": 1.0, "seconds": 1.0, "ms": 1e-3, "millis": 1e-3, "milliseconds": 1e-3,
@@ -266,10 +267,9 @@ def _table_by_rows(item: object, body: str, delimiter: str | None, columns: list
 def _header_columns(item: object, header: list[str]) -> tuple[list[int], int | None, float]:
     names = [_canonical(cell) for cell in header]
     axes: list[int] = []
-    for kind, pattern in (("acc", _ACC), ("gyro", _GYRO)):
+    for kind, prefixes in (("acc", _ACC), ("gyro", _GYRO)):
         for axis in "xyz":
-            regex = re.compile(f"^{pattern}_?{axis}$")
-            found = [i for i, name in enumerate(names) if regex.match(name)]
+            found = [i for prefix in prefixes for i, name in enumerate(names) if re.match(f"^{prefix}_?{axis}$", name)]
             if not found:
                 raise InputError(item, f"the header names no {kind} {axis} column (accepted e.g. {kind}_{axis}, "
                                        f"{kind[0]}{axis}); header: {', '.join(header)}")
