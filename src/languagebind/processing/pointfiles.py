@@ -250,6 +250,8 @@ def read_off(item: object, text: str, limits: PointFileLimits) -> Cloud:
     match = re.match(r"^(ST)?(C)?(N)?(4)?OFF(.*)$", lines[0] if lines else "")
     if not match:
         raise InputError(item, "not an OFF file (the first line must start with 'OFF')")
+    if match.group(4) or match.group(1):
+        raise InputError(item, f"{lines[0].split()[0]!r}: 4-D or texture-coordinate OFF files are not supported")
     has_normals = bool(match.group(3))
     rest = match.group(5).split()
     header_line = 1
