@@ -3,7 +3,7 @@
 Point-BERT / ViT-Lens style: ``G`` centres by farthest-point sampling (start index 0, so a cloud preprocessed by
 ``processing/pointcloud.py``, which comes out in FPS order, gets its first ``G`` points as centres), each
 centre's ``k`` nearest points expressed relative to it, a shared per-point MLP, a max-pool, the pooled feature
-concatenated back to every point, a second shared MLP and max-pool -> one ``D`` vector per group; plus a
+joined to every point's, a second shared MLP, a max-pool and a linear map -> one ``D`` vector per group; plus a
 positional embedding of the centre's coordinates (a small MLP), and a CLS token with its own position.
 
 The geometry (FPS, kNN) runs in float32 without gradients whatever the module's dtype; everything is batched
@@ -76,8 +76,8 @@ class MiniPointNet(nn.Module):
 
     The join is computed without concatenating: a linear map of ``[pooled, local]`` is ``mix_local(local) +
     mix_pooled(pooled)``, the pooled half once per group instead of once per point (the same function, half the
-    work; two plain ``nn.Linear`` so int8 quantisation and hooks see them). Per point the
-    features stay ``out`` wide; the pooled group feature is projected to the tower's width once per group (as
+    work; two plain ``nn.Linear`` so int8 quantisation and hooks see them). Per point the features stay ``out``
+    wide; the pooled group feature is projected to the tower's width once per group (as
     ULIP's Point-BERT ``reduce_dim``). LayerNorm stands where Point-BERT has BatchNorm, so a group's token never
     depends on the rest of the batch.
     """
