@@ -21,7 +21,7 @@ from torch import nn
 
 from languagebind.errors import InputError
 from languagebind.hub import CardInfo, HubOptions, card_results
-from languagebind.model.config import VISION_MODALITIES, CheckpointConfig
+from languagebind.model.config import CheckpointConfig
 from languagebind.model.core import LanguageBindModel
 from languagebind.model.hidden import (
     TOKEN_CHOICES,
@@ -51,11 +51,12 @@ from languagebind.pretrained import (
     save_checkpoint,
 )
 from languagebind.processing import ProcessorConfig, build_processor
+from languagebind.registry import get_modality, is_modality, modality_names
 from languagebind.utils.arithmetic import combine_embeddings, combine_weights
 from languagebind.utils.prefetch import batched, prefetch_map
 from languagebind.utils.progress import progress as progress_bar
 
-DEFAULT_TEMPLATES = ("a photo of a {}.",)
+DEFAULT_TEMPLATES = ("a photo of a {}.",)  # label_embeddings without a modality
 
 
 @dataclass
@@ -296,8 +297,7 @@ class LanguageBind(nn.Module):
         return out[0] if len(out) == 1 else torch.cat(out)
 
     def _check_batch(self, modality: str, pixels: torch.Tensor) -> None:
-        cfg = self.model.towers[modality].config
-        expected = (3, cfg.num_frames, *cfg.image_size) if modality == "video" else (3, *cfg.image_size)
+        expected = self.processors[modality].output_shape()
         if tuple(pixels.shape[1:]) != expected or not pixels.is_floating_point():
             shape = ", ".join(map(str, expected))
             raise InputError(f"{modality} tensor",
@@ -306,8 +306,8 @@ class LanguageBind(nn.Module):
     def _processor(self, modality: str) -> Any:
         if modality not in self.processors:
             raise InputError(modality, f"no {modality} tower is loaded (loaded: {', '.join(self.modalities)}, text)"
-                             if modality in VISION_MODALITIES else
-                             f"unknown modality; known: text, {', '.join(VISION_MODALITIES)}")
+                             if is_modality(modality) else
+                             f"unknown modality; known: text, {', '.join(modality_names())}")
         return self.processors[modality]
 
     # -- scores ----------------------------------------------------------------------------------------
@@ -331,8 +331,12 @@ class LanguageBind(nn.Module):
         return torch.nn.functional.normalize(emb, dim=-1)
 
     def classify(self, modality: str, items: Any, labels: Sequence[str],
-                 templates: Sequence[str] = DEFAULT_TEMPLATES, batch_size: int = 32) -> Classification:
-        """Zero-shot classification: softmax over labels of ``logit_scale * cosine``."""
+                 templates: Sequence[str] | None = None, batch_size: int = 32) -> Classification:
+        """Zero-shot classification: softmax over labels of ``logit_scale * cosine``; ``templates`` default to the
+        modality's own (its spec's ``templates``, e.g. ``a photo of a {}.``)."""
+        if templates is None:
+            self._processor(modality)
+            templates = get_modality(modality).templates
         is_embedding = isinstance(items, torch.Tensor) and items.dim() == 2
         emb = items if is_embedding else self.encode(modality, items, batch_size)
         logits = self.logit_scale(modality) * self.similarity(emb, self.label_embeddings(labels, templates))
@@ -407,9 +411,10 @@ def _check_texts(texts: Any) -> list[str]:
 
 
 def _as_list(items: Any, modality: str) -> list[Any]:
-    single_waveform = (modality == "audio" and isinstance(items, tuple) and len(items) == 2
-                       and isinstance(items[1], int))
-    if isinstance(items, (str, Path)) or single_waveform:
+    # a (waveform, sample rate) pair is one item, not a list of two
+    single_pair = isinstance(items, tuple) and len(items) == 2 and isinstance(items[1], int) and \
+        not isinstance(items[0], (str, Path, int))
+    if isinstance(items, (str, Path)) or single_pair:
         items = [items]
     if isinstance(items, torch.Tensor) or not isinstance(items, Sequence):
         items = [items] if not isinstance(items, (list, tuple)) else items

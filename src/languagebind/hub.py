@@ -35,6 +35,7 @@ from languagebind.errors import CheckpointError, InputError
 from languagebind.model.checkpoint import TOKENIZER_FILES, WEIGHT_FILES
 from languagebind.model.config import CheckpointConfig
 from languagebind.processing import ProcessorConfig
+from languagebind.registry import get_modality
 from languagebind.utils.io import write_json_atomic, write_text_atomic
 
 CONFIG_FILE = "config.json"
@@ -276,12 +277,12 @@ def hub_id_of(directory: str | Path | None) -> str | None:
 
 def preprocessor_config(config: CheckpointConfig) -> dict[str, Any]:
     """``preprocessor_config.json``: our processor's constants under ``"languagebind"``, and for image-like
-    towers (image, thermal, depth, video frames) the fields transformers' ``CLIPImageProcessor`` reads (its
+    towers (the modalities whose spec keeps the default processor fields: frames of pixels) the fields transformers' ``CLIPImageProcessor`` reads (its
     resize is PIL's, antialiased: close to, not equal to, the official tensor resize; ``preprocess`` is exact)."""
     fields = config.vision.processor_fields()
     processor = ProcessorConfig(**fields)
     data: dict[str, Any] = {"languagebind": {"modality": config.modality, **asdict(processor)}}
-    if config.modality != "audio":
+    if get_modality(config.modality).processor_fields is None:  # towers of RGB-like frames
         size = processor.image_size
         data.update({"image_processor_type": "CLIPImageProcessor", "do_resize": True, "size": {"shortest_edge": size},
                      "resample": 3, "do_center_crop": True, "crop_size": {"height": size, "width": size},
@@ -321,7 +322,7 @@ def model_card(config: CheckpointConfig, info: CardInfo, directory: Path) -> str
     t = vis.transformer
     geometry = (f"{vis.image_size[0]}x{vis.image_size[1]} input, patch {vis.patch_size}"
                 + (f", {vis.num_frames} frames" + (" (temporal attention)" if vis.temporal else "")
-                   if m == "video" else ""))
+                   if get_modality(m).clip else ""))
     lora = f"LoRA r={vis.lora.r}, alpha={vis.lora.alpha:g} (unmerged)" if vis.lora else "no LoRA adapters"
     lines = [
         "---", yaml.safe_dump(meta, sort_keys=False).rstrip(), "---", CARD_MARKER, "", f"# {name}", "",

@@ -24,11 +24,12 @@ from torch import nn
 from languagebind.errors import InputError
 from languagebind.hub import CardInfo, HubOptions, hub_id_of, resolve_checkpoint, write_hub_files
 from languagebind.model.checkpoint import TOKENIZER_FILES, load_single, read_config, save_official, save_ours
-from languagebind.model.config import VISION_MODALITIES, CheckpointConfig
+from languagebind.model.config import CheckpointConfig
 from languagebind.model.core import LanguageBindModel, checkpoint_view, init_weights
 from languagebind.model.text import HFTextTower, build_text_tower
 from languagebind.precision import prepare_auto, resolve_device
 from languagebind.processing import CLIPTokenizer
+from languagebind.registry import is_modality, modality_names
 
 PathLike = str | Path
 Checkpoints = PathLike | Mapping[str, PathLike]
@@ -96,8 +97,8 @@ def checkpoint_dirs(checkpoints: Checkpoints, hub: HubOptions | None = None) -> 
     if not isinstance(checkpoints, Mapping) or not checkpoints:
         raise InputError(checkpoints, "give a checkpoint directory or a non-empty {modality: directory} mapping")
     for m in checkpoints:
-        if m not in VISION_MODALITIES:
-            raise InputError(m, f"unknown modality; known: {', '.join(VISION_MODALITIES)}")
+        if not is_modality(m):
+            raise InputError(m, f"unknown modality; known: {', '.join(modality_names())}")
     return {m: resolve_checkpoint(d, hub) for m, d in checkpoints.items()}
 
 

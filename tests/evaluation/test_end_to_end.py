@@ -23,7 +23,7 @@ def checkpoints(tmp_path_factory):
     """One tiny random checkpoint per modality, saved in our format."""
     root = tmp_path_factory.mktemp("checkpoints")
     out = {}
-    for seed, modality in enumerate(["video", "audio", "depth", "thermal", "image"]):
+    for seed, modality in enumerate(["video", "audio", "depth", "thermal", "image", "point"]):
         model = LanguageBind.from_config({modality: tiny_config(modality)}, seed=seed)
         out[modality] = model.save_pretrained(root / modality, modality=modality)
     return out
@@ -93,7 +93,7 @@ def test_unreadable_file_stops_the_run(tmp_path, checkpoints, capsys):
 
 def test_list_and_wrong_tower(tmp_path, checkpoints, capsys):
     assert main(["eval", "--list"]) == 0
-    assert capsys.readouterr().out.split() == [*BENCHMARKS, *PAIRED_TASKS]  # single benchmarks, then paired tasks
+    assert capsys.readouterr().out.split() == [*BENCHMARKS, "folder", *PAIRED_TASKS]  # single, folder, paired
     BUILDERS["llvip"](tmp_path / "data")
     assert main(["eval", "llvip", "--data", str(tmp_path / "data"), "--checkpoint", str(checkpoints["depth"]),
                  "--out", str(tmp_path / "r.json")]) == 2

@@ -8,15 +8,16 @@ import pytest
 import torch
 
 from languagebind.errors import ConfigError, InputError
-from languagebind.processing import MODALITIES, ProcessorConfig, build_processor
+from languagebind.processing import ProcessorConfig, build_processor
+from languagebind.registry import modality_names
 
 SAMPLES = {"image": "image/0.jpg", "thermal": "thermal/0.jpg", "depth": "depth/0.png", "audio": "audio/0.wav",
            "video": "video/0.mp4"}
 
 
 def test_every_modality_builds_and_loads(assets: Path) -> None:
-    assert set(MODALITIES) == set(SAMPLES)
-    for modality in MODALITIES:
+    assert set(SAMPLES) <= set(modality_names())
+    for modality in SAMPLES:
         processor = build_processor(modality, ProcessorConfig())
         out = processor.load(assets / SAMPLES[modality])
         assert tuple(out.shape) == processor.output_shape() and out.dtype == torch.float32

@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modality", help="tower to use (default: the only one loaded)")
     parser.add_argument("--labels", required=True, help="comma-separated class names, or @FILE with one per line")
     parser.add_argument("--templates", type=Path,
-                        help="file with one prompt template per line, each with '{}' (default: 'a photo of a {}.')")
+                        help="file with one prompt template per line, each with '{}' (default: the modality's "
+                             "own, shown by `languagebind modalities`)")
     parser.add_argument("--top-k", type=int, default=1, help="labels to print per file (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per file")
     parser.add_argument("--skip-bad", action="store_true", help="report and skip unreadable items instead of failing")

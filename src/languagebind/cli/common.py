@@ -9,18 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from languagebind.errors import InputError
+from languagebind.registry import get_modality
 
 if TYPE_CHECKING:
     from languagebind.api import LanguageBind
 
-# File name endings each modality is looked for under when a directory is given.
-EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "image": (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"),
-    "thermal": (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"),
-    "depth": (".png", ".npy", ".tif", ".tiff"),
-    "video": (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"),
-    "audio": (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus"),
-}
+def extensions(modality: str) -> tuple[str, ...]:
+    """File name endings ``modality`` is looked for under when a directory is given (its spec's ``extensions``)."""
+    return get_modality(modality).extensions
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,9 +66,9 @@ def collect_files(paths: Sequence[str | Path], modality: str) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS[modality])
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in extensions(modality))
             if not found:
-                raise InputError(path, f"directory has no {modality} files ({', '.join(EXTENSIONS[modality])})")
+                raise InputError(path, f"directory has no {modality} files ({', '.join(extensions(modality))})")
             files.extend(found)
         else:
             files.append(path)  # missing or wrong files are reported by the processor

@@ -27,15 +27,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_checkpoints(specs: list[str]) -> dict[str, str]:
     """``["video=DIR", ...]`` -> ``{"video": "DIR"}``."""
-    from languagebind.model.config import VISION_MODALITIES
+    from languagebind.registry import is_modality, modality_names
 
     out = {}
     for spec in specs:
         modality, sep, directory = spec.partition("=")
         if not sep or not directory:
             raise InputError(spec, "write --checkpoint as MODALITY=DIR")
-        if modality not in VISION_MODALITIES:
-            raise InputError(modality, f"unknown modality; known: {', '.join(VISION_MODALITIES)}")
+        if not is_modality(modality):
+            raise InputError(modality, f"unknown modality; known: {', '.join(modality_names())}")
         out[modality] = directory
     return out
 

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 from languagebind.cli.common import (
-    EXTENSIONS,
     add_model_arguments,
     collect_files,
+    extensions,
     load_model,
     pick_modality,
     report_failures,
@@ -80,7 +80,7 @@ def run_collection(args: argparse.Namespace) -> int:
     _use_local_gpu(args, launch)
     model = load_model(args)
     modality = pick_modality(model, args.modality)
-    settings = CollectionSettings(modality, EXTENSIONS[modality], args.shard_size, args.batch_size)
+    settings = CollectionSettings(modality, extensions(modality), args.shard_size, args.batch_size)
     summary = embed_collection(model, args.paths[0], args.out, settings, rank, world, args.progress,
                                on_failure=lambda row: report_failures([(row["id"], row["reason"])], "embed"))
     state = "complete" if summary.complete else "not complete yet (other ranks, or run again to resume)"

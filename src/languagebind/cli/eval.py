@@ -2,8 +2,12 @@
 
 ```
 languagebind eval msrvtt --data ~/data/msrvtt --checkpoint video=ckpts/LanguageBind_Video_FT --out msrvtt.json
+languagebind eval folder --modality vibration --data ~/data/bearings --checkpoint vibration=run/export --out r.json
 languagebind eval --list
 ```
+
+``folder`` is the generic benchmark: ``--data`` holds one folder per class (optionally under ``val/`` or
+``test/``), the class names are the folder names, the prompts the modality's own templates.
 
 Writes results.json (``{"benchmark", "n", "metrics", ...}``) and a Markdown table with the paper's numbers
 beside ours (same name, ``.md``), and prints the table. Embeddings are cached on disk, so a re-run encodes
@@ -28,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="benchmark name, or a combined/emergent task such as nyu_d:rgb+depth (see --list)")
     parser.add_argument("--list", action="store_true", help="print the benchmark names, one per line, and exit")
     parser.add_argument("--data", type=Path, help="the benchmark's directory, in its public layout")
+    parser.add_argument("--modality", help="the modality of the 'folder' benchmark (one folder per class)")
     parser.add_argument("--checkpoint", action="append", metavar="[MODALITY=]DIR_OR_HUB_ID",
                         help="checkpoint directory (official or ours) or Hub id of the benchmark's modality")
     parser.add_argument("--out", type=Path, help="results.json to write (the Markdown table goes beside it, .md)")
@@ -54,11 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from languagebind.evaluation.benchmarks import BENCHMARKS, get_benchmark
+    from languagebind.evaluation.benchmarks import BENCHMARKS, FOLDER, get_benchmark
     from languagebind.evaluation.paired import PAIRED_TASKS, is_paired_task
 
     if args.list:
-        print("\n".join([*BENCHMARKS, *PAIRED_TASKS]))
+        print("\n".join([*BENCHMARKS, FOLDER, *PAIRED_TASKS]))
         return 0
     for option, value in (("BENCHMARK", args.benchmark), ("--data", args.data), ("--checkpoint", args.checkpoint),
                           ("--out", args.out)):
@@ -73,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     for option, value in (("--weights", args.weights), ("--partial", args.partial)):
         if value:
             raise InputError(option, "applies to combined tasks (nyu_d:rgb+depth, ...)")
-    benchmark = get_benchmark(args.benchmark)
+    benchmark = get_benchmark(args.benchmark, args.modality)
     return evaluate_and_write(args, benchmark)
 
 

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("languagebind.cli.eval", "zero-shot evaluation on a public benchmark layout"),
     "demo": ("languagebind.cli.demo", "train and evaluate a small LanguageBind on built-in data"),
     "build": ("languagebind.cli.build", "build a VIDAL-style aligned dataset from raw short videos"),
+    "modalities": ("languagebind.cli.modalities", "list the registered modalities (built-in and plug-ins)"),
 }
 
 
@@ -31,7 +32,11 @@ def build_parser(available: dict[str, tuple[str, str]] | None = None) -> argpars
     """The argument parser with every sub-command whose module is present."""
     parser = argparse.ArgumentParser(
         prog="languagebind",
-        description="LanguageBind: video, audio, depth, thermal and images bound to language in one embedding space.")
+        description="LanguageBind: video, audio, depth, thermal, images and any registered modality bound to "
+                    "language in one embedding space.")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="import a modality plug-in module first (repeatable); installed plug-ins are found "
+                             "through the 'languagebind.modalities' entry points without it")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in (available or COMMANDS).items():
         try:
@@ -55,11 +60,21 @@ def opt_in_process_tuning() -> None:
     tune_cpu_allocator()
 
 
+def load_plugins(modules: Sequence[str]) -> None:
+    """Import each ``--plugin`` module (it registers its modalities)."""
+    if modules:
+        from languagebind.registry import load_plugin
+
+        for module in modules:
+            load_plugin(module)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the sub-command; returns the process exit code."""
     args = build_parser().parse_args(argv)
     opt_in_process_tuning()
     try:
+        load_plugins(args.plugin)
         return int(args._run(args) or 0)
     except LanguageBindError as err:
         print(f"languagebind {args.command}: error: {err}", file=sys.stderr)

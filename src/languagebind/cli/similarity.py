@@ -15,9 +15,9 @@ from languagebind.cli.combine import (
     combined_scale,
 )
 from languagebind.cli.common import (
-    EXTENSIONS,
     add_model_arguments,
     collect_files,
+    extensions,
     format_table,
     load_model,
     report_failures,
@@ -49,7 +49,7 @@ def group_paths(paths: list[str], loaded: list[str], default: str | None) -> dic
         else:
             path = Path(raw)
             suffixes = {p.suffix.lower() for p in path.rglob("*")} if path.is_dir() else {path.suffix.lower()}
-            matches = [m for m in loaded if suffixes & set(EXTENSIONS[m])]
+            matches = [m for m in loaded if suffixes & set(extensions(m))]
             if len(matches) != 1:
                 raise InputError(raw, f"cannot tell its modality among {', '.join(loaded)}; write MODALITY=PATH")
             modality, path = matches[0], raw

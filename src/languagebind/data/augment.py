@@ -12,7 +12,8 @@ the random step in between is ours:
 * audio (official ``process_audio.py``): for clips longer than ``target_length`` fbank frames, three chunks at
   random starts in the front / middle / back thirds of the possible range instead of the fixed ones.
 
-All randomness comes from the ``numpy.random.Generator`` passed in (seeded per sample by the stream).
+All randomness comes from the ``numpy.random.Generator`` passed in (seeded per sample by the stream). Each
+modality's spec names its function here (``augment``); ``augment_item`` dispatches on it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from languagebind.processing.depth import depth_to_unit, read_depth_metres
 from languagebind.processing.fbank import frame_geometry, num_frames, resample
 from languagebind.processing.image import ImageLimits, image_transform, open_image, pil_to_tensor, to_rgb
 from languagebind.processing.inputs import decode_errors
+from languagebind.processing.processor import build_processor
 from languagebind.processing.video import read_video_frames, video_transform
+from languagebind.registry import get_modality
 
 
 @dataclass(frozen=True)
@@ -60,26 +63,60 @@ def crop_window(height: int, width: int, scale: tuple[float, float], rng: np.ran
 
 def augment_item(modality: str, item: object, cfg: ProcessorConfig, aug: AugmentConfig,
                  rng: np.random.Generator) -> torch.Tensor:
-    """One item -> the tensor the processor would give, with the training randomness applied."""
+    """One item -> the tensor the processor would give, with the modality's training randomness applied (its
+    spec's ``augment``; a modality without one gets the processor's deterministic tensor)."""
+    spec = get_modality(modality)
+    hook = spec.resolve("augment")
+    if hook is None:
+        return build_processor(modality, cfg).load(item)
+    return hook(item, cfg, aug, rng)
+
+
+def augment_video(item: object, cfg: ProcessorConfig, aug: AugmentConfig, rng: np.random.Generator) -> torch.Tensor:
+    """One random window and flip for every frame of the clip."""
     limits = ImageLimits(cfg.max_image_pixels, cfg.max_aspect_ratio)
-    if modality == "audio":
-        return _audio(item, cfg, aug, rng)
-    if modality == "video":
-        frames = read_video_frames(item, cfg.num_frames, limits, cfg.max_video_seconds)  # (T, H, W, 3) uint8
-        top, left, side = crop_window(frames.shape[1], frames.shape[2], aug.crop_scale, rng)
-        x = video_transform(frames[:, top:top + side, left:left + side], cfg.image_size, cfg.mean, cfg.std)
-    else:
-        if modality == "depth":
-            unit = depth_to_unit(read_depth_metres(item, limits), cfg.max_depth)
-        else:
-            image = open_image(item, limits, f"a {modality} image")
-            with decode_errors(item, f"a {modality} image"):
-                unit = pil_to_tensor(to_rgb(image, item))
-        top, left, side = crop_window(unit.shape[1], unit.shape[2], aug.crop_scale, rng)
-        x = image_transform(unit[:, top:top + side, left:left + side].contiguous(), cfg.image_size, cfg.mean, cfg.std)
+    frames = read_video_frames(item, cfg.num_frames, limits, cfg.max_video_seconds)  # (T, H, W, 3) uint8
+    top, left, side = crop_window(frames.shape[1], frames.shape[2], aug.crop_scale, rng)
+    x = video_transform(frames[:, top:top + side, left:left + side], cfg.image_size, cfg.mean, cfg.std)
+    return _flipped(x, aug, rng)
+
+
+def augment_image(item: object, cfg: ProcessorConfig, aug: AugmentConfig, rng: np.random.Generator) -> torch.Tensor:
+    return _picture(item, cfg, aug, rng, "an image")
+
+
+def augment_thermal(item: object, cfg: ProcessorConfig, aug: AugmentConfig, rng: np.random.Generator) -> torch.Tensor:
+    return _picture(item, cfg, aug, rng, "a thermal image")
+
+
+def augment_depth(item: object, cfg: ProcessorConfig, aug: AugmentConfig, rng: np.random.Generator) -> torch.Tensor:
+    limits = ImageLimits(cfg.max_image_pixels, cfg.max_aspect_ratio)
+    return _window(depth_to_unit(read_depth_metres(item, limits), cfg.max_depth), cfg, aug, rng)
+
+
+def _picture(item: object, cfg: ProcessorConfig, aug: AugmentConfig, rng: np.random.Generator,
+             what: str) -> torch.Tensor:
+    image = open_image(item, ImageLimits(cfg.max_image_pixels, cfg.max_aspect_ratio), what)
+    with decode_errors(item, what):
+        unit = pil_to_tensor(to_rgb(image, item))
+    return _window(unit, cfg, aug, rng)
+
+
+def _window(unit: torch.Tensor, cfg: ProcessorConfig, aug: AugmentConfig, rng: np.random.Generator) -> torch.Tensor:
+    """A random square window of a (3, H, W) unit-range picture, the processor's transform, a random flip."""
+    top, left, side = crop_window(unit.shape[1], unit.shape[2], aug.crop_scale, rng)
+    x = image_transform(unit[:, top:top + side, left:left + side].contiguous(), cfg.image_size, cfg.mean, cfg.std)
+    return _flipped(x, aug, rng)
+
+
+def _flipped(x: torch.Tensor, aug: AugmentConfig, rng: np.random.Generator) -> torch.Tensor:
     if rng.random() < aug.flip:
         x = x.flip(-1)
     return x.contiguous()
+
+
+def augment_audio(item: object, cfg: ProcessorConfig, aug: AugmentConfig, rng: np.random.Generator) -> torch.Tensor:
+    return _audio(item, cfg, aug, rng)
 
 
 def _audio(item: object, cfg: ProcessorConfig, aug: AugmentConfig, rng: np.random.Generator) -> torch.Tensor:

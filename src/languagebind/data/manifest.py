@@ -7,7 +7,8 @@
           "polished_caption": "...", "sound_caption": "..."},
  "meta": {"category": "dog"}}
 ```
-Every modality and text field is optional. A modality value is one path or a list of paths (frames).
+Every modality and text field is optional; a modality field is named after a registered modality
+(``languagebind.registry``). A modality value is one path or a list of paths (frames).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from typing import Any
 from languagebind.data.records import FrameSources, PackedRecords, PairRecord, Source, record_id
 from languagebind.data.text import TextViews
 from languagebind.errors import InputError
+from languagebind.registry import is_modality, modality_names
 
-MODALITY_FIELDS = ("video", "audio", "image", "depth", "thermal")
-KNOWN_FIELDS = {"id", "text", "meta", *MODALITY_FIELDS}
+RECORD_FIELDS = ("id", "text", "meta")  # besides one field per registered modality
 
 
 def read_manifest(path: str | Path, limit: int | None = None) -> PackedRecords:
@@ -45,9 +46,10 @@ def read_manifest(path: str | Path, limit: int | None = None) -> PackedRecords:
         if not isinstance(data, dict):
             raise InputError(where, "each line must be a JSON object")
         record_id(data, where)
-        unknown = set(data) - KNOWN_FIELDS
+        unknown = {k for k in data if k not in RECORD_FIELDS and not is_modality(k)}
         if unknown:
-            raise InputError(where, f"unknown fields {sorted(unknown)}; known: {', '.join(sorted(KNOWN_FIELDS))}")
+            known = ", ".join(sorted([*RECORD_FIELDS, *modality_names()]))
+            raise InputError(where, f"unknown fields {sorted(unknown)}; known: {known}")
         if not isinstance(data.get("text", {}), dict):
             raise InputError(where, "'text' must be an object of text views")
         lines.append(line.strip() + b"\n")
@@ -62,9 +64,8 @@ def parse_manifest_record(data: dict[str, Any], root: Path) -> PairRecord:
     """One manifest object -> ``PairRecord`` with paths resolved against ``root``."""
     rid = record_id(data, str(root))
     sources: dict[str, Source | FrameSources] = {}
-    for modality in MODALITY_FIELDS:
-        value = data.get(modality)
-        if value is None:
+    for modality, value in data.items():
+        if value is None or modality in RECORD_FIELDS or not is_modality(modality):
             continue
         if isinstance(value, str):
             sources[modality] = root / value

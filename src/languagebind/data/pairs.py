@@ -1,9 +1,9 @@
 """From a ``PairRecord`` to a sample: pick the text view, pick the frame it pins, decode (and augment).
 
-Sources are handed to the processors in forms they accept: paths as they are, shard members as PIL images
-(pictures, 16-bit depth PNG), arrays (depth ``.npy``; official shards store millimetres, ours metres), a
-``(T, H, W, 3)`` uint8 array (video given as frame files), or a temporary file (video / audio bytes). A
-pre-processed tensor (in-memory datasets) is used as it is.
+Sources are handed to the processors in forms they accept (the modality spec's ``in_memory``): paths as they are,
+shard members as PIL images (pictures, 16-bit depth PNG), arrays (``.npy``; official shards store millimetres,
+ours metres), a ``(T, H, W, 3)`` uint8 array (a clip given as frame files), or a temporary file (video / audio
+bytes, any other modality's). A pre-processed tensor (in-memory datasets) is used as it is.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from languagebind.errors import InputError
 from languagebind.processing import ProcessorConfig, build_processor
 from languagebind.processing.image import ImageLimits, open_image, to_rgb
 from languagebind.processing.inputs import decode_errors
+from languagebind.registry import get_modality
 
 MILLIMETRES_PER_METRE = 1000.0
-SPATIAL = ("image", "video", "depth", "thermal")
+PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
 
 
 class PairLoader:
@@ -45,6 +46,7 @@ class PairLoader:
         self.augment, self.train = augment, train
         self.contrast = contrast and train  # hand on the record's hard negatives (TextViews.contrast)
         self.processor = build_processor(modality, config)
+        self.spec = get_modality(modality)
 
     def __call__(self, record: PairRecord, rng: np.random.Generator) -> LoadedSample:
         texts = self.texts
@@ -53,7 +55,7 @@ class PairLoader:
         source = pick_source(record, self.modality, text.keyframe, rng if self.train else None)
         if isinstance(source, torch.Tensor):
             pixels = source.float()
-            flip = self.augment.flip if self.train and self.augment is not None and self.modality in SPATIAL else 0
+            flip = self.augment.flip if self.train and self.augment is not None and self.spec.flip else 0
             if flip and rng.random() < flip:
                 pixels = pixels.flip(-1)
             return LoadedSample(record.id, pixels, text, contrast=contrast)
@@ -67,14 +69,14 @@ class PairLoader:
 
 def pick_source(record: PairRecord, modality: str, keyframe: int | None,
                 rng: np.random.Generator | None) -> object:
-    """The record's item for ``modality``; of several frames (depth, thermal), the pinned one, else a random one
-    (``rng``) or the first. Video keeps all its frames."""
+    """The record's item for ``modality``; of several files (e.g. depth maps of several keyframes), the pinned
+    one, else a random one (``rng``) or the first. A modality whose items are clips keeps all its frames."""
     source = record.sources.get(modality)
     if source is None:
         problems = record.meta.get("problems")
         problem = problems.get(modality) if isinstance(problems, dict) else None
         raise InputError(record.id, problem or f"no {modality} in this sample")
-    if modality == "video" or not isinstance(source, tuple):
+    if get_modality(modality).clip or not isinstance(source, tuple):
         return source
     if keyframe is not None and keyframe < len(source):
         return source[keyframe]
@@ -83,14 +85,17 @@ def pick_source(record: PairRecord, modality: str, keyframe: int | None,
 
 @contextlib.contextmanager
 def materialized(source: object, modality: str, record: PairRecord, limits: ImageLimits) -> Iterator[object]:
-    """``source`` in a form the processor of ``modality`` reads (see the module docstring)."""
+    """``source`` in a form the processor of ``modality`` reads (see the module docstring): a shard member in an
+    in-memory form its spec accepts (``in_memory``), else as a temporary file."""
+    accepts = get_modality(modality).in_memory
+    suffix = source.suffix.lower() if isinstance(source, Blob) else ""
     if isinstance(source, tuple):
         yield frames_array(source, limits)
     elif not isinstance(source, Blob):
         yield source
-    elif modality in ("image", "thermal") or (modality == "depth" and source.suffix != ".npy"):
+    elif "picture" in accepts and suffix in PICTURE_SUFFIXES:
         yield blob_image(source)
-    elif modality == "depth":
+    elif "array" in accepts and suffix == ".npy":  # the official layout stores arrays (depth) in millimetres
         metres = blob_array(source)
         yield metres / MILLIMETRES_PER_METRE if record.meta.get("layout") == "official" else metres
     else:

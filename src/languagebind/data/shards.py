@@ -43,12 +43,11 @@ from webdataset.writer import TarWriter
 
 from languagebind.data.records import Blob, FrameSources, PairRecord, Source, record_id
 from languagebind.data.text import TextViews
+from languagebind.data.vidal_json import OFFICIAL_FRAME_FIELDS
 from languagebind.errors import InputError
+from languagebind.registry import is_modality
 from languagebind.utils.io import atomic_write
 
-OUR_SINGLE_FIELDS = ("video", "audio", "image")
-OUR_FRAME_FIELDS = ("depth", "thermal")
-OFFICIAL_FRAME_FIELDS = {"frm": "video", "tml": "thermal", "dep": "depth"}
 OFFICIAL_TEXT_FIELDS = ("raw", "mplug", "polish_mplug", "sound_mplug")
 
 
@@ -223,10 +222,12 @@ def _our_record(sample: RawSample) -> PairRecord:
     frames: dict[str, dict[int, Blob]] = {}
     for name, payload in sample.fields.items():
         field, _, rest = name.partition(".")
-        if field in OUR_SINGLE_FIELDS:
-            sources[field] = Blob(f"{sample.key}.{name}", payload)
-        elif field in OUR_FRAME_FIELDS and re.fullmatch(r"\d+\.\w+", rest):
+        if not is_modality(field):
+            continue
+        if re.fullmatch(r"\d+\.\w+", rest):  # <modality>.<k>.<ext>: one of several files (frames)
             frames.setdefault(field, {})[int(rest.split(".")[0])] = Blob(f"{sample.key}.{name}", payload)
+        else:  # <modality>.<ext>
+            sources[field] = Blob(f"{sample.key}.{name}", payload)
     meta = dict(data.get("meta") or {})
     _add_frames(sources, frames, meta)
     return PairRecord(rid, sources, TextViews.from_ours(data.get("text") or {}), meta)

@@ -25,6 +25,9 @@ from languagebind.data.text import TextViews
 from languagebind.errors import InputError
 
 NUM_KEYFRAMES = 8
+# The official VIDAL shard layout's member prefixes (``frm{k}.jpg``, ``tml{k}.jpg``, ``dep{k}.npy``); this module
+# holds the official VIDAL layouts, so it names the released modalities.
+OFFICIAL_FRAME_FIELDS = {"frm": "video", "tml": "thermal", "dep": "depth"}
 AUDIO_SUFFIXES = (".wav", ".flac")
 
 

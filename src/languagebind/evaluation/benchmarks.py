@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,12 +13,14 @@ from pathlib import Path
 from languagebind.errors import InputError
 from languagebind.evaluation import readers_audio as audio
 from languagebind.evaluation import readers_folders as folders
+from languagebind.evaluation import readers_points as points
 from languagebind.evaluation import readers_video as video
 from languagebind.evaluation.datasets import Dataset
 from languagebind.evaluation.prompts import DATA_PACKAGE
+from languagebind.evaluation.readers_folders import read_class_folders
+from languagebind.registry import get_modality, is_modality, modality_names
 
-# Letter of each modality in retrieval metric names (t2v_R@1, a2t_MdR, ...).
-RETRIEVAL_LETTER = {"video": "v", "audio": "a", "image": "i", "depth": "d", "thermal": "ir"}
+FOLDER = "folder"  # the generic benchmark: one folder per class, any registered modality
 
 
 @dataclass(frozen=True)
@@ -32,14 +35,16 @@ class Benchmark:
     metrics: tuple[str, ...]  # headline metrics (the Markdown table's rows)
     templates: str | None = None  # template set of prompts.templates (classification)
     layout: str = ""  # what --data must contain
+    prompt_templates: tuple[str, ...] = ()  # the templates themselves (instead of a set of prompts.templates)
 
     @property
     def letter(self) -> str:
-        return RETRIEVAL_LETTER[self.modality]
+        """The modality's letter in retrieval metric names (``t2v_R@1``, ``a2t_MdR``): its spec's ``letter``."""
+        return get_modality(self.modality).letter
 
 
 def _retrieval(name: str, title: str, reader: Callable[[Path], Dataset], modality: str, layout: str) -> Benchmark:
-    x = RETRIEVAL_LETTER[modality]
+    x = get_modality(modality).letter
     metrics = tuple(f"{d}_{m}" for d in (f"t2{x}", f"{x}2t") for m in ("R@1", "R@5", "R@10", "MdR", "MnR"))
     return Benchmark(name, title, reader, modality, "retrieval", metrics, layout=layout)
 
@@ -82,20 +87,41 @@ BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
                "test.csv + <youtube_id>.wav"),
     _classification("imagenet", "ImageNet-style folders", folders.read_imagenet, "image", "photo",
                     "[val/]<wnid>/*.JPEG"),
+    _classification("modelnet40", "ModelNet40 test (point clouds)", points.read_modelnet40, "point", "point",
+                    "modelnet40_shape_names.txt, modelnet40_test.txt + <class>/<id>.txt (normal_resampled), or "
+                    "shape_names.txt + ply_data_test*.h5 (ply_hdf5_2048)"),
 ]}
 
 ALIASES = {"msr_vtt": "msrvtt", "msrvtt_1ka": "msrvtt", "activitynet_captions": "activitynet", "anet": "activitynet",
            "k400": "kinetics400", "kinetics_400": "kinetics400", "flirv1": "flir_v1", "flirv2": "flir_v2",
            "nyuv2": "nyu_d", "nyud": "nyu_d", "nyu_d_v2": "nyu_d", "sunrgbd": "sun_d", "sund": "sun_d",
-           "esc_50": "esc50", "vgg_sound": "vggsound", "clotho_v2": "clotho", "imagenet_1k": "imagenet"}
+           "esc_50": "esc50", "vgg_sound": "vggsound", "clotho_v2": "clotho", "imagenet_1k": "imagenet",
+           "modelnet": "modelnet40", "modelnet_40": "modelnet40"}
 
 
-def get_benchmark(name: str) -> Benchmark:
-    """A benchmark by name (case and ``-``/``_`` insensitive, common aliases accepted)."""
+def folder_benchmark(modality: str) -> Benchmark:
+    """Zero-shot classification of any registered modality from ``<data>[/val|/test]/<class>/<files>``: the class
+    names are the folder names (``_`` read as a space), the prompts the modality's own templates."""
+    spec = get_modality(modality)
+    reader = functools.partial(read_class_folders, extensions=spec.extensions)
+    return Benchmark(FOLDER, f"class folders ({modality})", reader, modality, "classification", ("top1", "top5"),
+                     layout=f"[val/|test/]<one folder per class>/<files ending in {', '.join(spec.extensions)}>",
+                     prompt_templates=spec.templates)
+
+
+def get_benchmark(name: str, modality: str | None = None) -> Benchmark:
+    """A benchmark by name (case and ``-``/``_`` insensitive, common aliases accepted); ``folder`` needs the
+    ``modality``."""
     key = name.strip().lower().replace("-", "_")
+    if key == FOLDER:
+        if not modality:
+            raise InputError(name, "the folder benchmark needs a modality (--modality)")
+        if not is_modality(modality):
+            raise InputError(modality, f"unknown modality; known: {', '.join(modality_names())}")
+        return folder_benchmark(modality)
     key = ALIASES.get(key, key)
     if key not in BENCHMARKS:
-        raise InputError(name, f"unknown benchmark; known: {', '.join(BENCHMARKS)}")
+        raise InputError(name, f"unknown benchmark; known: {', '.join(BENCHMARKS)}, {FOLDER}")
     return BENCHMARKS[key]
 
 

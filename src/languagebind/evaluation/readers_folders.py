@@ -1,5 +1,5 @@
 """Readers for the class-folder benchmarks: infrared crops (LLVIP, FLIR v1/v2), depth scenes (NYU-D v2,
-SUN-D) and ImageNet-style image folders.
+SUN-D), ImageNet-style image folders, and plain class folders of any modality (``read_class_folders``).
 
 Layout: ``<data>[/val|/test]/<class folder>/<files>``. The folder -> class-name mapping and the class order
 are the official ones, shipped in ``data/classnames/<table>.tsv``.
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from languagebind.errors import InputError
 from languagebind.evaluation.datasets import (
     DEPTH_EXTENSIONS,
     IMAGE_EXTENSIONS,
@@ -30,6 +31,23 @@ def class_folder_reader(table: str, extensions: Sequence[str]) -> Callable[[Path
     read.__name__ = f"read_{table}"
     read.__doc__ = f"Class folders of ``classnames/{table}.tsv`` with files ending in {', '.join(extensions)}."
     return read
+
+
+def read_class_folders(root: Path, extensions: Sequence[str]) -> ClassificationSet:
+    """Any class-folder set: every folder under ``root`` (or its ``val/`` / ``test/``) is a class, named after
+    the folder (``_`` read as a space), classes in name order."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(root, "the --data directory does not exist")
+    candidates = [root / s for s in ("val", "test")] + [root]
+    base = next((c for c in candidates if c.is_dir() and any(p.is_dir() for p in c.iterdir())), None)
+    if base is None:
+        raise InputError(root, "no class folders (one folder per class) found")
+    folders = sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(folders) < 2:
+        raise InputError(base, f"zero-shot classification needs at least two class folders, found {folders}")
+    _, items, labels = class_folder_items(base, folders, extensions, splits=())
+    return ClassificationSet(items, [name.replace("_", " ") for name in folders], labels=labels)
 
 
 read_llvip = class_folder_reader("llvip", IMAGE_EXTENSIONS)

@@ -19,7 +19,7 @@ import torch
 from languagebind.errors import InputError
 from languagebind.evaluation import metrics as M
 from languagebind.evaluation.benchmarks import Benchmark, paper_results
-from languagebind.evaluation.cache import EmbeddingCache, file_key, text_key
+from languagebind.evaluation.cache import EmbeddingCache, file_key, item_file, text_key
 from languagebind.evaluation.datasets import ClassificationSet, Dataset, RetrievalSet
 from languagebind.evaluation.prompts import prompts_for, templates
 from languagebind.utils.progress import progress as progress_bar
@@ -167,7 +167,7 @@ def evaluate(benchmark: Benchmark, data_dir: str | Path, encoder: Encoder, *, li
     n_total = len(dataset.items)
     dataset = dataset.subset(spread_indices(n_total, limit))
     items = dataset.items
-    bad = {i: "file not found" for i, p in enumerate(items) if not p.is_file()}
+    bad = {i: "file not found" for i, p in enumerate(items) if not item_file(p).is_file()}
     if bad and not allow_missing:
         raise _bad_data_error(data_dir, [(str(items[i]), r) for i, r in bad.items()], len(items))
     fingerprint = encoder.checkpoint_fingerprint(benchmark.modality)
@@ -201,13 +201,17 @@ def evaluate(benchmark: Benchmark, data_dir: str | Path, encoder: Encoder, *, li
 
 def _class_embeddings(encoder: Encoder, benchmark: Benchmark, dataset: ClassificationSet, cache: EmbeddingCache,
                       batch_size: int, progress: bool | None) -> tuple[torch.Tensor, int]:
-    return class_embeddings(encoder, dataset.classnames, benchmark.templates or "photo", cache, batch_size, progress)
+    template_set = benchmark.prompt_templates or benchmark.templates or "photo"
+    return class_embeddings(encoder, dataset.classnames, template_set, cache, batch_size, progress)
 
 
-def class_embeddings(encoder: Encoder, classnames: Sequence[str], template_set: str, cache: EmbeddingCache,
-                     batch_size: int, progress: bool | None) -> tuple[torch.Tensor, int]:
-    """One embedding per class: the normalised mean of its normalised prompt embeddings (official rule)."""
-    filled = templates(template_set)
+def class_embeddings(encoder: Encoder, classnames: Sequence[str], template_set: str | Sequence[str],
+                     cache: EmbeddingCache, batch_size: int, progress: bool | None) -> tuple[torch.Tensor, int]:
+    """One embedding per class: the normalised mean of its normalised prompt embeddings (official rule).
+
+    ``template_set`` names a shipped template file, or is the templates themselves (a modality's own prompts).
+    """
+    filled = templates(template_set) if isinstance(template_set, str) else list(template_set)
     emb, encoded = encode_texts(encoder, prompts_for(list(classnames), filled), cache, batch_size, progress)
     emb = emb.view(len(classnames), len(filled), -1).mean(dim=1)
     return torch.nn.functional.normalize(emb, dim=-1), encoded

@@ -17,7 +17,7 @@ def markdown_table(result: Mapping[str, Any]) -> str:
 
     Paper numbers not double-checked carry a ``?``; ``—`` means the paper number is not in our table.
     """
-    benchmark = get_benchmark(result["benchmark"])
+    benchmark = get_benchmark(result["benchmark"], result.get("modality"))
     paper = paper_results(benchmark.name)
     n = f"n = {result['n']}" + (f" of {result['n_total']}" if result.get("n_total", result["n"]) != result["n"]
                                  else "")

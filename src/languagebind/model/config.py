@@ -1,7 +1,7 @@
 """Model configuration: small frozen dataclasses, parsed from and emitted to the official ``config.json``.
 
-One official checkpoint = the frozen CLIP text tower + one modality tower. Its ``config.json`` has
-``model_type`` ``LanguageBind{Image,Video,Audio,Depth,Thermal}``, a ``text_config`` (HF ``CLIPTextConfig``)
+One official checkpoint = the frozen CLIP text tower + one modality tower. Its ``config.json`` has ``model_type``
+(``LanguageBindImage``, ...: each modality's spec declares its own), a ``text_config`` (HF ``CLIPTextConfig``)
 and a ``vision_config`` (HF ``CLIPVisionConfig`` plus LanguageBind's fields). Absent fields take the
 official code's defaults, including its surprising ones (``hidden_act`` ``quick_gelu``, ``lora_r`` 2).
 """
@@ -15,16 +15,8 @@ from typing import Any
 
 from languagebind.constants import AUDIO_MEAN, AUDIO_STD
 from languagebind.errors import ConfigError
+from languagebind.registry import PATCHES, by_model_type, get_modality, is_modality, modality_names
 
-MODEL_TYPE_TO_MODALITY = {
-    "LanguageBindImage": "image",
-    "LanguageBindVideo": "video",
-    "LanguageBindAudio": "audio",
-    "LanguageBindDepth": "depth",
-    "LanguageBindThermal": "thermal",
-}
-MODALITY_TO_MODEL_TYPE = {v: k for k, v in MODEL_TYPE_TO_MODALITY.items()}
-VISION_MODALITIES = tuple(MODALITY_TO_MODEL_TYPE)
 ACTIVATIONS = ("gelu", "quick_gelu")
 
 # Defaults of HF CLIPTextConfig / CLIPVisionConfig / CLIPConfig (transformers 4.30) and LanguageBind's
@@ -87,7 +79,9 @@ class TextConfig:
 
 @dataclass(frozen=True)
 class VisionConfig:
-    """A modality tower: patch geometry, optional temporal layers, and the processor constants."""
+    """A modality tower: patch geometry, optional temporal layers, and the processor constants.
+
+    ``options``: settings of the modality's own token module or processor that the fields here do not cover."""
 
     modality: str
     transformer: TransformerConfig
@@ -103,10 +97,13 @@ class VisionConfig:
     sample_rate: int = 16000
     audio_mean: float = AUDIO_MEAN
     audio_std: float = AUDIO_STD
+    options: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
-        if self.modality not in VISION_MODALITIES:
-            raise ConfigError(f"unknown modality {self.modality!r}; known: {VISION_MODALITIES}")
+        spec = get_modality(self.modality)  # ConfigError naming the known ones
+        object.__setattr__(self, "options", dict(self.options))
+        if spec.tokens != PATCHES:
+            return  # another token module checks its own geometry
         h, w = self.image_size
         if h % self.patch_size or w % self.patch_size:
             raise ConfigError(f"image size {self.image_size} is not a multiple of patch {self.patch_size}")
@@ -126,17 +123,18 @@ class VisionConfig:
 
     @property
     def frames_per_input(self) -> int:
-        """Frames the tower sees per item (1 for still modalities)."""
-        return self.num_frames if self.modality == "video" else 1
+        """Frames the tower sees per item (1 unless the modality's items are clips)."""
+        return self.num_frames if get_modality(self.modality).clip else 1
 
     def processor_fields(self) -> dict[str, Any]:
         """The ``ProcessorConfig`` fields this tower fixes: ``ProcessorConfig(**vision.processor_fields())``
         (geometry from the tower, the rest from its checkpoint)."""
-        common = {"num_frames": self.num_frames, "max_depth": self.max_depth, "sample_rate": self.sample_rate,
-                  "audio_mean": self.audio_mean, "audio_std": self.audio_std}
-        if self.modality == "audio":
-            return {"num_mel_bins": self.image_size[0], "target_length": self.image_size[1], **common}
-        return {"image_size": self.image_size[0], **common}
+        hook = get_modality(self.modality).resolve("processor_fields")
+        if hook is not None:
+            return dict(hook(self))
+        return {"image_size": self.image_size[0], "num_frames": self.num_frames, "max_depth": self.max_depth,
+                "sample_rate": self.sample_rate, "audio_mean": self.audio_mean, "audio_std": self.audio_std,
+                "options": dict(self.options)}
 
 
 @dataclass(frozen=True)
@@ -195,6 +193,11 @@ class CheckpointConfig:
             raise ConfigError(f"{path}: {err}") from err
 
 
+def _spectrogram(modality: str) -> bool:
+    """The official format stores this tower's (mel bins, target length) instead of its image size."""
+    return "num_mel_bins" in get_modality(modality).clip_fields
+
+
 def _pair(value: Any) -> tuple[int, int]:
     if isinstance(value, (list, tuple)):
         if len(value) != 2:
@@ -212,30 +215,33 @@ def _transformer(cfg: dict[str, Any]) -> TransformerConfig:
 def from_official(data: dict[str, Any], modality: str | None = None) -> CheckpointConfig:
     """Parse an official LanguageBind ``config.json`` (or an HF ``CLIPModel`` one, given ``modality``)."""
     model_type = data.get("model_type")
-    if model_type in MODEL_TYPE_TO_MODALITY:
-        found = MODEL_TYPE_TO_MODALITY[model_type]
+    official = by_model_type(model_type)
+    if official is not None:
+        found = official.name
         if modality is not None and modality != found:
             raise ConfigError(f"model_type {model_type} is a {found} checkpoint, not {modality}")
         modality = found
     elif model_type == "clip" and modality is not None:
         pass  # an HF CLIPModel used to initialise a tower
     else:
-        raise ConfigError(f"unknown model_type {model_type!r}; expected one of {sorted(MODEL_TYPE_TO_MODALITY)}")
-    if modality not in VISION_MODALITIES:
+        known = sorted(s.model_type for s in map(get_modality, modality_names()) if s.model_type)
+        raise ConfigError(f"unknown model_type {model_type!r}; expected one of {known}")
+    if not is_modality(modality):
         raise ConfigError(f"unknown modality {modality!r}")
+    spec = get_modality(modality)
     text_cfg = {**_TEXT_DEFAULTS, **data.get("text_config", {})}
     vis = {**_VISION_DEFAULTS, **data.get("vision_config", {})}
     projection_dim = int(data.get("projection_dim", 512))
-    if modality == "audio":
+    if _spectrogram(spec.name):
         if not (vis["num_mel_bins"] and vis["target_length"]):
-            raise ConfigError("an audio config needs vision_config.num_mel_bins and target_length")
+            raise ConfigError(f"a {modality} config needs vision_config.num_mel_bins and target_length")
         image_size = (int(vis["num_mel_bins"]), int(vis["target_length"]))
     else:
         image_size = _pair(vis["image_size"])
     temporal = bool(vis["add_time_attn"])
-    if modality == "video" and not temporal:
-        raise ConfigError("a video config needs vision_config.add_time_attn = true (the official video "
-                          "tower cannot be built without it)")
+    if spec.clip and not temporal:
+        raise ConfigError(f"a {modality} config needs vision_config.add_time_attn = true (the official "
+                          f"{modality} tower cannot be built without it)")
     lora = None
     if int(vis["lora_r"]) > 0:
         lora = LoraConfig(r=int(vis["lora_r"]), alpha=float(vis["lora_alpha"]),
@@ -278,9 +284,12 @@ def to_official(config: CheckpointConfig) -> dict[str, Any]:
     vis, text = config.vision, config.text
     if text.kind != "clip" or text.transformer is None:
         raise ConfigError("only a CLIP text tower can be exported in the official format")
+    model_type = get_modality(vis.modality).model_type
+    if model_type is None:
+        raise ConfigError(f"the {vis.modality} modality has no official format (no model_type); save in ours")
     out = json.loads(json.dumps(config.official)) if config.official else {}
-    out.update({"architectures": [MODALITY_TO_MODEL_TYPE[vis.modality]],
-                "model_type": MODALITY_TO_MODEL_TYPE[vis.modality], "projection_dim": vis.projection_dim,
+    out.update({"architectures": [model_type],
+                "model_type": model_type, "projection_dim": vis.projection_dim,
                 "logit_scale_init_value": config.logit_scale_init})
     t = text.transformer
     out["text_config"] = {**out.get("text_config", {}), "model_type": "clip_text_model",
@@ -296,7 +305,7 @@ def to_official(config: CheckpointConfig) -> dict[str, Any]:
                   "layer_norm_eps": v.eps, "num_frames": vis.num_frames, "add_time_attn": vis.temporal,
                   "lora_r": lora.r if lora else 0, "lora_alpha": lora.alpha if lora else 16,
                   "lora_dropout": lora.dropout if lora else 0.0, "max_depth": vis.max_depth}
-    if vis.modality == "audio":
+    if _spectrogram(vis.modality):
         vision_cfg.update({"image_size": 224, "num_mel_bins": vis.image_size[0],
                            "target_length": vis.image_size[1], "audio_sample_rate": vis.sample_rate,
                            "audio_mean": vis.audio_mean, "audio_std": vis.audio_std})

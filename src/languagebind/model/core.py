@@ -60,16 +60,20 @@ class LanguageBindModel(nn.Module):
 
 @torch.no_grad()
 def init_weights(module: nn.Module, generator: torch.Generator | None = None) -> None:
-    """CLIP-style random initialisation (tests, benchmarks, training from scratch)."""
+    """CLIP-style random initialisation (tests, benchmarks, training from scratch); a module with its own
+    ``init_weights(generator)`` (a registered modality's token module) is filled by it, after the defaults."""
 
     def normal(t: torch.Tensor, std: float) -> None:  # in place: no temporary as large as the tensor
         torch.randn(t.shape, generator=generator, out=t.data).mul_(std)
 
+    own = []
     for m in module.modules():
+        if callable(getattr(m, "init_weights", None)):  # a registered modality's own token module: last
+            own.append(m)
         if isinstance(m, LoRALinear):
             normal(m.lora_A, 1.0 / math.sqrt(m.in_features))
             m.lora_B.zero_()
-        if isinstance(m, (nn.Linear, nn.Conv2d, nn.Conv3d)):
+        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             fan_in = m.weight[0].numel()
             normal(m.weight, fan_in ** -0.5)
             if m.bias is not None:
@@ -79,13 +83,21 @@ def init_weights(module: nn.Module, generator: torch.Generator | None = None) ->
             m.bias.zero_()
         elif isinstance(m, nn.Embedding):
             normal(m.weight, 0.02)
-        elif isinstance(m, PatchEmbed):
+        elif isinstance(m, PatchEmbed) or _has_cls_and_positions(m):
             normal(m.class_embedding, m.class_embedding.shape[-1] ** -0.5)
             normal(m.position_embedding, 0.02)
         elif isinstance(m, TemporalMixer):
             normal(m.embedding, 0.02)
         elif isinstance(m, CLIPTextTower):
             normal(m.position_embedding, 0.01)
+    for m in own:
+        m.init_weights(generator)
+
+
+def _has_cls_and_positions(module: nn.Module) -> bool:
+    """A token module following ``PatchEmbed``'s names (``class_embedding``, ``position_embedding``)."""
+    return all(isinstance(getattr(module, name, None), nn.Parameter)
+               for name in ("class_embedding", "position_embedding"))
 
 
 def checkpoint_view(model: LanguageBindModel, modality: str) -> nn.Module:

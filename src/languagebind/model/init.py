@@ -22,20 +22,12 @@ from typing import Any
 
 import torch
 
-from languagebind.constants import AUDIO_MEAN, AUDIO_STD
 from languagebind.errors import CheckpointError
 from languagebind.model.checkpoint import fit_state, read_config, read_weights
 from languagebind.model.config import CheckpointConfig, LoraConfig, from_official
 from languagebind.model.convert import official_to_ours
 from languagebind.model.core import LanguageBindModel, checkpoint_view
-
-# LanguageBind fields for a tower started from a plain CLIP config (released geometry).
-MODALITY_DEFAULTS: dict[str, dict[str, Any]] = {
-    "image": {}, "depth": {"max_depth": 10}, "thermal": {},
-    "video": {"add_time_attn": True, "num_frames": 8},
-    "audio": {"num_mel_bins": 112, "target_length": 1036, "audio_sample_rate": 16000,
-              "audio_mean": AUDIO_MEAN, "audio_std": AUDIO_STD},
-}
+from languagebind.registry import get_modality
 
 
 def config_from_clip(clip_dir: str | Path, modality: str, lora: LoraConfig | None = None,
@@ -55,7 +47,8 @@ def config_from_clip(clip_dir: str | Path, modality: str, lora: LoraConfig | Non
             config = dataclasses.replace(config, vision=dataclasses.replace(config.vision, modality=modality))
         return config if lora is None else dataclasses.replace(
             config, vision=dataclasses.replace(config.vision, lora=lora))
-    vision = {**data.get("vision_config", {}), **MODALITY_DEFAULTS[modality], **vision_fields, "lora_r": 0}
+    # LanguageBind fields of a tower started from a plain CLIP config: the modality's spec (released geometry)
+    vision = {**data.get("vision_config", {}), **get_modality(modality).clip_fields, **vision_fields, "lora_r": 0}
     parsed = from_official({**data, "vision_config": vision}, modality)
     if lora is not None:
         parsed = dataclasses.replace(parsed, vision=dataclasses.replace(

@@ -1,8 +1,9 @@
 """Modality towers: patch geometry -> shared encoder -> pooled CLS -> projection.
 
 Stages are separate methods (``embed``, ``encode``, ``pool``, ``project``) so each can be tested alone.
-Inputs: ``(B, C, H, W)`` for still modalities (image, depth, thermal, audio's mel "image") and
-``(B, C, T, H, W)`` for video. Without temporal layers a one-frame clip equals its image.
+The tower's token module is the one its modality's spec names (``languagebind.registry``); the default,
+``PatchEmbed``, takes ``(B, C, H, W)`` still items (pictures, depth maps, a mel "image") and ``(B, C, T, H, W)``
+clips. Without temporal layers a one-frame clip equals its picture.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from torch import nn
 from languagebind.model.config import VisionConfig
 from languagebind.model.lora import apply_lora
 from languagebind.model.transformer import Encoder
+from languagebind.registry import get_modality
 
 
 class PatchEmbed(nn.Module):
@@ -37,7 +39,11 @@ class PatchEmbed(nn.Module):
         self.position_embedding = nn.Parameter(torch.zeros(cfg.num_positions, d))
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """pixels (B, C, T, H, W) -> tokens (B*T', N+1, D) and T' (frames after tubes)."""
+        """pixels (B, C, H, W) or (B, C, T, H, W) -> tokens (B*T', N+1, D) and T' (frames after tubes)."""
+        if pixels.dim() == 4:
+            pixels = pixels.unsqueeze(2)
+        if pixels.dim() != 5:
+            raise ValueError(f"expected a (B,C,H,W) or (B,C,T,H,W) tensor, got shape {tuple(pixels.shape)}")
         b, c, t = pixels.shape[:3]
         if self.tube_size:
             x = self.proj(pixels)  # (B, D, T', gh, gw)
@@ -53,6 +59,11 @@ class PatchEmbed(nn.Module):
         return x + self.position_embedding.to(x.dtype), frames
 
 
+def token_module(cfg: VisionConfig) -> nn.Module:
+    """The token module the modality's spec names (``PatchEmbed`` unless it names another), built for ``cfg``."""
+    return get_modality(cfg.modality).resolve("tokens")(cfg)
+
+
 class VisionTower(nn.Module):
     """A modality tower: ``embed`` -> ``encode`` -> ``pool`` -> ``project``."""
 
@@ -60,7 +71,7 @@ class VisionTower(nn.Module):
         super().__init__()
         self.config = cfg
         t = cfg.transformer
-        self.embeddings = PatchEmbed(cfg)
+        self.embeddings = token_module(cfg)
         self.pre_layrnorm = nn.LayerNorm(t.width, eps=t.eps)  # HF's spelling, kept for the key map
         temporal_frames = cfg.num_frames // max(cfg.tube_size, 1) if cfg.temporal else 0
         self.encoder = Encoder(t, num_frames=temporal_frames)
@@ -70,11 +81,7 @@ class VisionTower(nn.Module):
         self.projection = nn.Linear(t.width, cfg.projection_dim, bias=False)
 
     def embed(self, pixels: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """(B, C, H, W) or (B, C, T, H, W) -> pre-normed tokens (B*T, N+1, D) and T."""
-        if pixels.dim() == 4:
-            pixels = pixels.unsqueeze(2)
-        if pixels.dim() != 5:
-            raise ValueError(f"expected a (B,C,H,W) or (B,C,T,H,W) tensor, got shape {tuple(pixels.shape)}")
+        """A batch of preprocessed items -> pre-normed tokens (B*T, N+1, D) and T (the token module's job)."""
         tokens, frames = self.embeddings(pixels)
         return self.pre_layrnorm(tokens), frames
 

@@ -15,12 +15,14 @@ from functools import partial
 import torch
 from torch import nn
 
+from languagebind.errors import ConfigError
 from languagebind.model.config import TransformerConfig, VisionConfig
 from languagebind.model.transformer import Block
 from languagebind.precision.cast import convert, input_dtype
 from languagebind.precision.device import native_precisions
 from languagebind.precision.int8 import int8_output, int8_targets
 from languagebind.precision.memory import release_free_memory
+from languagebind.registry import PATCHES, get_modality
 
 # Agreement order: a faster mode must beat the next more accurate one by this factor to be chosen.
 MIN_SPEEDUP = 1.10
@@ -132,6 +134,14 @@ def int8_probe_cosine(tower: nn.Module, seed: int = 0) -> float:
 
 
 def probe_pixels(cfg: VisionConfig, generator: torch.Generator, batch: int = 2) -> torch.Tensor:
-    """Normalised-pixel noise in a tower's input geometry (video: 2 frames, or all when frames are tubed)."""
-    frames = (cfg.num_frames if cfg.tube_size > 1 else min(cfg.num_frames, 2),) if cfg.modality == "video" else ()
+    """Normalised-pixel noise in a tower's input geometry (clips: 2 frames, or all when frames are tubed); a
+    modality with its own token module gives its input shape by the module's ``input_shape(cfg)``."""
+    spec = get_modality(cfg.modality)
+    if spec.tokens != PATCHES:
+        shape = getattr(spec.resolve("tokens"), "input_shape", None)
+        if shape is None:
+            raise ConfigError(f"precision 'auto' cannot probe a {cfg.modality} tower: its token module has no "
+                              f"input_shape(cfg); choose a precision")
+        return torch.randn(batch, *shape(cfg), generator=generator)
+    frames = (cfg.num_frames if cfg.tube_size > 1 else min(cfg.num_frames, 2),) if spec.clip else ()
     return torch.randn(batch, cfg.num_channels, *frames, *cfg.image_size, generator=generator)

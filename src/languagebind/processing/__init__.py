@@ -1,4 +1,4 @@
-"""Deterministic preprocessing: CLIP tokenizer and the five modality processors (official numerics).
+"""Deterministic preprocessing: CLIP tokenizer and one processor per registered modality (official numerics).
 
 ```python
 tok = CLIPTokenizer.from_dir(checkpoint_dir_or_None)
@@ -7,9 +7,9 @@ build_processor("video", ProcessorConfig())(["a.mp4"])   # (B, 3, 8, 224, 224) f
 ```
 """
 
-from languagebind.processing.constants import MODALITIES, OPENAI_MEAN, OPENAI_STD, ProcessorConfig
+from languagebind.processing.constants import OPENAI_MEAN, OPENAI_STD, ProcessorConfig
 from languagebind.processing.processor import Processor, build_processor
 from languagebind.processing.tokenizer import CLIPTokenizer
 
-__all__ = ["MODALITIES", "OPENAI_MEAN", "OPENAI_STD", "CLIPTokenizer", "Processor", "ProcessorConfig",
+__all__ = ["OPENAI_MEAN", "OPENAI_STD", "CLIPTokenizer", "Processor", "ProcessorConfig",
            "build_processor"]

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from languagebind.constants import AUDIO_MEAN, AUDIO_STD
 from languagebind.errors import ConfigError
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
-MODALITIES = ("image", "video", "audio", "depth", "thermal")
 
 
 @dataclass(frozen=True)
 class ProcessorConfig:
-    """Constants of the five modality processors, plus input size limits.
+    """Constants of the modality processors, plus input size limits.
 
     Attributes:
         image_size: side of the square crop for image, thermal, depth and video frames.
@@ -27,6 +28,7 @@ class ProcessorConfig:
         max_image_pixels: larger images (or video frames, depth maps) are rejected.
         max_aspect_ratio: longer/shorter side above this is rejected (the short side is resized to image_size).
         max_audio_seconds, max_video_seconds: longer inputs are rejected.
+        options: settings of a registered modality that the fields above do not cover (its spec documents them).
     """
 
     image_size: int = 224
@@ -43,6 +45,7 @@ class ProcessorConfig:
     max_aspect_ratio: float = 100.0
     max_audio_seconds: float = 600.0
     max_video_seconds: float = 3600.0
+    options: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         positive = {"image_size": self.image_size, "num_frames": self.num_frames, "sample_rate": self.sample_rate,

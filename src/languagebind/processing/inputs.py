@@ -7,14 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from languagebind.errors import InputError
+from languagebind.registry import with_extension
 
 TRUNCATION_TOLERANCE_SECONDS = 0.25
-_KIND_BY_SUFFIX = {
-    "image": {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"},
-    "audio": {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".aiff", ".aif"},
-    "video": {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"},
-    "array": {".npy", ".npz"},
-}
 
 
 def existing_file(item: str | Path) -> Path:
@@ -36,10 +31,8 @@ def existing_file(item: str | Path) -> Path:
 def kind_hint(path: Path) -> str:
     """`` (looks like a video file)``-style hint from the suffix, to explain a decode failure; empty if unknown."""
     suffix = path.suffix.lower()
-    for kind, suffixes in _KIND_BY_SUFFIX.items():
-        if suffix in suffixes:
-            return f" (the name says {kind}: {suffix})"
-    return ""
+    kinds = with_extension(suffix) if suffix else ()
+    return f" (the name says {' or '.join(kinds)}: {suffix})" if kinds else ""
 
 
 def check_complete(item: object, decoded_seconds: float, declared_seconds: float | None) -> None:

@@ -1,4 +1,7 @@
-"""One ``Processor`` per modality: items (paths or in-memory objects) -> the batch tensor the tower takes."""
+"""One ``Processor`` per modality: items (paths or in-memory objects) -> the batch tensor the tower takes.
+
+The modality's spec (``languagebind.registry``) names its loader and item shape; the built-in ones are below.
+"""
 
 from __future__ import annotations
 
@@ -9,64 +12,74 @@ import torch
 
 from languagebind.errors import InputError
 from languagebind.processing.audio import load_audio
-from languagebind.processing.constants import MODALITIES, ProcessorConfig
+from languagebind.processing.constants import ProcessorConfig
 from languagebind.processing.depth import load_depth
 from languagebind.processing.image import ImageLimits, load_image
 from languagebind.processing.video import load_video
+from languagebind.registry import get_modality, is_modality, modality_names
 
-Loader = Callable[[object, ProcessorConfig, ImageLimits], torch.Tensor]
-
-
-def _image(item: object, cfg: ProcessorConfig, limits: ImageLimits) -> torch.Tensor:
-    return load_image(item, cfg.image_size, cfg.mean, cfg.std, limits, "an image")
+Loader = Callable[[object, ProcessorConfig], torch.Tensor]
 
 
-def _thermal(item: object, cfg: ProcessorConfig, limits: ImageLimits) -> torch.Tensor:
-    return load_image(item, cfg.image_size, cfg.mean, cfg.std, limits, "a thermal image")
+def limits_of(cfg: ProcessorConfig) -> ImageLimits:
+    return ImageLimits(cfg.max_image_pixels, cfg.max_aspect_ratio)
 
 
-def _depth(item: object, cfg: ProcessorConfig, limits: ImageLimits) -> torch.Tensor:
-    return load_depth(item, cfg.image_size, cfg.mean, cfg.std, cfg.max_depth, limits)
+# -- the built-in modalities' hooks (their specs in languagebind/modalities/ name these) ----------------------
+def load_image_item(item: object, cfg: ProcessorConfig) -> torch.Tensor:
+    return load_image(item, cfg.image_size, cfg.mean, cfg.std, limits_of(cfg), "an image")
 
 
-def _audio(item: object, cfg: ProcessorConfig, limits: ImageLimits) -> torch.Tensor:
+def load_thermal_item(item: object, cfg: ProcessorConfig) -> torch.Tensor:
+    return load_image(item, cfg.image_size, cfg.mean, cfg.std, limits_of(cfg), "a thermal image")
+
+
+def load_depth_item(item: object, cfg: ProcessorConfig) -> torch.Tensor:
+    return load_depth(item, cfg.image_size, cfg.mean, cfg.std, cfg.max_depth, limits_of(cfg))
+
+
+def load_audio_item(item: object, cfg: ProcessorConfig) -> torch.Tensor:
     return load_audio(item, cfg.sample_rate, cfg.num_mel_bins, cfg.target_length, cfg.audio_mean, cfg.audio_std,
                       cfg.max_audio_seconds)
 
 
-def _video(item: object, cfg: ProcessorConfig, limits: ImageLimits) -> torch.Tensor:
-    return load_video(item, cfg.num_frames, cfg.image_size, cfg.mean, cfg.std, limits, cfg.max_video_seconds)
+def load_video_item(item: object, cfg: ProcessorConfig) -> torch.Tensor:
+    return load_video(item, cfg.num_frames, cfg.image_size, cfg.mean, cfg.std, limits_of(cfg), cfg.max_video_seconds)
 
 
-LOADERS: dict[str, Loader] = {"image": _image, "thermal": _thermal, "depth": _depth, "audio": _audio,
-                              "video": _video}
+def still_shape(cfg: ProcessorConfig) -> tuple[int, ...]:
+    return (3, cfg.image_size, cfg.image_size)
+
+
+def clip_shape(cfg: ProcessorConfig) -> tuple[int, ...]:
+    return (3, cfg.num_frames, cfg.image_size, cfg.image_size)
+
+
+def spectrogram_shape(cfg: ProcessorConfig) -> tuple[int, ...]:
+    return (3, cfg.num_mel_bins, cfg.target_length)
 
 
 class Processor:
     """Deterministic preprocessing of one modality (see docs/processing.md for each pipeline)."""
 
     def __init__(self, modality: str, config: ProcessorConfig | None = None) -> None:
-        if modality not in LOADERS:
-            raise InputError(modality, f"unknown modality; known: {', '.join(MODALITIES)}")
+        if not is_modality(modality):
+            raise InputError(modality, f"unknown modality; known: {', '.join(modality_names())}")
         self.modality = modality
+        self.spec = get_modality(modality)
         self.config = config or ProcessorConfig()
-        self.limits = ImageLimits(self.config.max_image_pixels, self.config.max_aspect_ratio)
-        self._loader = LOADERS[modality]
+        self.limits = limits_of(self.config)
+        self._loader: Loader = self.spec.resolve("loader")
 
     def output_shape(self) -> tuple[int, ...]:
-        """Shape of one preprocessed item: (3, S, S), video (3, T, S, S), audio (3, mel, target)."""
-        cfg = self.config
-        if self.modality == "video":
-            return (3, cfg.num_frames, cfg.image_size, cfg.image_size)
-        if self.modality == "audio":
-            return (3, cfg.num_mel_bins, cfg.target_length)
-        return (3, cfg.image_size, cfg.image_size)
+        """Shape of one preprocessed item (the spec's ``item_shape``): image (3, S, S), video (3, T, S, S), ..."""
+        return tuple(self.spec.resolve("item_shape")(self.config))
 
     def load(self, item: object) -> torch.Tensor:
         """One item -> float32 tensor of ``output_shape()``; bad input raises ``InputError`` naming it."""
         if item is None:
             raise InputError(item, f"expected a {self.modality} item, got None")
-        return self._loader(item, self.config, self.limits)
+        return self._loader(item, self.config)
 
     def __call__(self, items: Sequence[object]) -> torch.Tensor:
         """A non-empty sequence of items -> stacked batch (B, *output_shape())."""
@@ -81,5 +94,5 @@ class Processor:
 
 
 def build_processor(modality: str, config: ProcessorConfig | None = None) -> Processor:
-    """The processor of ``modality`` (one of ``MODALITIES``) with ``config``'s constants."""
+    """The processor of ``modality`` (a registered one) with ``config``'s constants."""
     return Processor(modality, config)

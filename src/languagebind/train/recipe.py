@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from languagebind.errors import ConfigError
+from languagebind.registry import is_modality, modality_names
 from languagebind.utils.configfile import apply_overrides, find_config, read_config, to_dataclass
 
 TUNING_MODES = ("lora", "partial", "attention", "full")
@@ -26,7 +27,7 @@ class TrainConfig:
     """Settings of one training run (defaults: a small CPU run; see configs/train/ for the paper recipes)."""
 
     # -- what is trained -----------------------------------------------------------------------------------
-    modality: str = "image"
+    modality: str = ""  # a registered modality (languagebind modalities); required
     init: str = "random:tiny"  # HF CLIPModel dir | LanguageBind checkpoint dir (official or ours) | random:<preset>
     vision: dict[str, Any] = field(default_factory=dict)  # official vision_config fields for a tower made from CLIP
     tuning: str = "lora"  # lora | partial (last N layers) | attention (the official "FT") | full
@@ -91,10 +92,9 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
-        from languagebind.model.config import VISION_MODALITIES
-
         checks = [
-            (self.modality in VISION_MODALITIES, f"modality must be one of {VISION_MODALITIES}"),
+            (is_modality(self.modality), f"modality must be one of {', '.join(modality_names())} (got "
+                                         f"{self.modality!r})"),
             (self.tuning in TUNING_MODES, f"tuning must be one of {TUNING_MODES}"),
             (self.precision in TRAIN_PRECISIONS, f"precision must be one of {TRAIN_PRECISIONS}"),
             (self.batch_size >= 1 and self.accum_steps >= 1 and self.max_steps >= 1,

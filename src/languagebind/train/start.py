@@ -5,8 +5,8 @@ side, the tower wrapped for training.
 * a Hugging Face ``CLIPModel`` directory or Hub id (the official recipe starts from OpenCLIP ViT-L/14 DataComp in that
   format): the tower is initialised as the official recipe does (``languagebind.model.init``);
 * a LanguageBind checkpoint directory or Hub id (official or ours): of the trained modality, it is loaded as it is
-  (its LoRA, if any, merged) and new adapters are added for LoRA tuning; of another modality, its weights start the
-  tower as a CLIP would;
+  (its LoRA, if any, merged) and new adapters are added for LoRA tuning; of another modality (one whose spec allows
+  it: ``can_start_from``), its weights start the tower as a CLIP would;
 * ``random:<preset>``: random CLIP-style weights (``tiny``, ``vit_b16``, ``vit_l14``), for tests and benchmarks.
 """
 
@@ -36,6 +36,7 @@ from languagebind.model.vision import VisionTower
 from languagebind.precision import apply_precision
 from languagebind.pretrained import Pretrained, load_pretrained, random_model, save_checkpoint
 from languagebind.processing import CLIPTokenizer
+from languagebind.registry import PATCHES, get_modality
 from languagebind.train.recipe import TrainConfig
 
 RANDOM_PRESETS = ("tiny", "vit_b16", "vit_l14")
@@ -67,6 +68,8 @@ def _starting_model(cfg: TrainConfig) -> Pretrained:
     if not (directory / "config.json").is_file():
         raise ConfigError(f"init {directory}: not a checkpoint directory (no config.json)")
     if json.loads((directory / "config.json").read_text()).get("model_type") == "clip":
+        if get_modality(m).start != "clip":
+            raise ConfigError(f"init {directory}: a {m} tower starts from {starts_from(m)}, not from CLIP")
         return _from_clip(cfg, directory, directory, hf_clip=True)
     source = read_config(directory)
     if source.modality == m:
@@ -80,10 +83,9 @@ def _starting_model(cfg: TrainConfig) -> Pretrained:
             apply_lora(tower.encoder, lora)
         _set_config(model, m, _with_lora(model.configs[m], lora))
         return loaded
-    still = ("image", "depth", "thermal")
-    if m not in still or source.modality not in still:
-        raise ConfigError(f"init {directory}: a {source.modality} checkpoint can start an image, depth or thermal "
-                          f"tower; start a {m} tower from a CLIP (HF CLIPModel) directory instead")
+    if not can_start_from(m, source.modality):
+        raise ConfigError(f"init {directory}: a {source.modality} checkpoint cannot start a {m} tower (their "
+                          f"inputs differ); start it from {starts_from(m)} instead")
     if source.vision.lora is None:
         return _from_clip(cfg, directory, directory)
     with tempfile.TemporaryDirectory(prefix="languagebind-init-") as scratch:  # fold its LoRA in first
@@ -92,6 +94,26 @@ def _starting_model(cfg: TrainConfig) -> Pretrained:
         save_checkpoint(scratch, merged.model, source.modality, "official", merged.tokenizer,
                         merged.sources[source.modality])
         return _from_clip(cfg, Path(scratch), directory)
+
+
+def can_start_from(modality: str, source: str) -> bool:
+    """Whether a trained ``source`` tower can start a ``modality`` tower: the spec says so (``tower:SOURCE``), or
+    both take the same kind of still input through 2-D patches (pictures, depth maps, ...)."""
+    spec, other = get_modality(modality), get_modality(source)
+    if spec.start == f"tower:{source}":
+        return True
+    return (spec.start == "clip" and not spec.clip and not other.clip and spec.tokens == other.tokens == PATCHES
+            and spec.item_shape == other.item_shape)
+
+
+def starts_from(modality: str) -> str:
+    """In words, what a ``modality`` tower starts from (its spec's ``start``)."""
+    start = get_modality(modality).start
+    if start == "scratch":
+        return "random weights (init: random:<preset>)"
+    if start.startswith("tower:"):
+        return f"a trained {start.split(':', 1)[1]} checkpoint"
+    return "a CLIP (HF CLIPModel) directory"
 
 
 def _from_clip(cfg: TrainConfig, weights: Path, origin: Path, hf_clip: bool = False) -> Pretrained:
@@ -132,9 +154,16 @@ def random_config(preset: str, modality: str) -> CheckpointConfig:
     if preset not in RANDOM_PRESETS:
         raise ConfigError(f"unknown random preset {preset!r}; known: {', '.join(RANDOM_PRESETS)}")
     vision = VIT_B16 if preset == "vit_b16" else VIT_L14
-    base = tiny_config(modality, vision=vision, patch_size=16 if preset == "vit_b16" else 14, projection_dim=768,
-                       image_size=(112, 1036 if preset == "vit_l14" else 1024) if modality == "audio" else 224,
-                       num_frames=8, text=TextConfig(transformer=CLIP_L14_TEXT, projection_dim=768))
+    text = TextConfig(transformer=CLIP_L14_TEXT, projection_dim=768)
+    spec = get_modality(modality)
+    if spec.tokens == PATCHES:  # the released geometry, cut to a multiple of the patch
+        patch = 16 if preset == "vit_b16" else 14
+        h, w = spec.released.get("image_size", (224, 224))
+        base = tiny_config(modality, vision=vision, patch_size=patch, projection_dim=768,
+                           image_size=(h // patch * patch, w // patch * patch),
+                           num_frames=int(spec.released.get("num_frames", 8)), text=text)
+    else:  # the modality's own token module keeps its tiny geometry
+        base = tiny_config(modality, vision=vision, projection_dim=768, text=text)
     return dataclasses.replace(base, logit_scale_init=2.6592)
 
 
