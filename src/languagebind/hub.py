@@ -276,9 +276,10 @@ def hub_id_of(directory: str | Path | None) -> str | None:
 
 
 def preprocessor_config(config: CheckpointConfig) -> dict[str, Any]:
-    """``preprocessor_config.json``: our processor's constants under ``"languagebind"``, and for image-like
-    towers (the modalities whose spec keeps the default processor fields: frames of pixels) the fields transformers' ``CLIPImageProcessor`` reads (its
-    resize is PIL's, antialiased: close to, not equal to, the official tensor resize; ``preprocess`` is exact)."""
+    """``preprocessor_config.json``: our processor's constants under ``"languagebind"``, and for towers of RGB-like
+    frames (whose spec keeps the default processor fields: image, thermal, depth, video) the fields transformers'
+    ``CLIPImageProcessor`` reads (its resize is PIL's, antialiased: close to, not equal to, the official tensor
+    resize; ``preprocess`` is exact)."""
     fields = config.vision.processor_fields()
     processor = ProcessorConfig(**fields)
     data: dict[str, Any] = {"languagebind": {"modality": config.modality, **asdict(processor)}}
