@@ -119,3 +119,16 @@ def test_the_modalities_command_lists_every_spec(capsys) -> None:
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["name", "file", "kinds", "tokens", "source"]
     assert any(line.startswith("video ") and ".mp4" in line and "temporal" in line for line in table)
+
+
+def test_specs_pickle_and_deep_copy_with_their_frozen_tables() -> None:
+    import copy
+    import pickle
+
+    for name in modality_names():
+        spec = get_modality(name)
+        for twin in (pickle.loads(pickle.dumps(spec)), copy.deepcopy(spec)):
+            assert twin == spec
+            assert dict(twin.tiny) == dict(spec.tiny)
+            with pytest.raises(TypeError):
+                twin.tiny["patch_size"] = 1  # type: ignore[index]

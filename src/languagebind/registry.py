@@ -47,7 +47,7 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from importlib import metadata
 from types import MappingProxyType
 from typing import Any
@@ -142,6 +142,12 @@ class ModalitySpec:
         for name in ("tiny", "released", "clip_fields"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled (worker processes) and deep-copied (``copy.deepcopy`` of a model) as its fields, the frozen
+        mappings as plain dicts: ``MappingProxyType`` itself cannot be pickled."""
+        return _rebuild_spec, (self.__class__, {f.name: dict(v) if isinstance(v, MappingProxyType) else v
+                                                for f in fields(self) for v in [getattr(self, f.name)]})
+
     def resolve(self, hook: str) -> Any:
         """The object behind a hook (``"loader"``, ``"tokens"``, ...), importing a ``"module:attribute"`` string."""
         value = getattr(self, hook)
@@ -159,6 +165,10 @@ _LOCK = threading.RLock()
 # loaded: built-ins and entry points imported; loader: the thread importing them; loading: the plug-in being imported
 _STATE: dict[str, Any] = {"loaded": False, "loader": None, "loading": ""}
 _FAILED_PLUGINS: dict[str, str] = {}
+
+
+def _rebuild_spec(cls: type[ModalitySpec], values: dict[str, Any]) -> ModalitySpec:
+    return cls(**values)
 
 
 def register_modality(spec: ModalitySpec, source: str | None = None, replace_existing: bool = False) -> ModalitySpec:
