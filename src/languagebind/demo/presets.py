@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from languagebind.data.synthetic.captions import perceives
 from languagebind.errors import ConfigError
 from languagebind.utils.configfile import CONFIG_DIR, check_keys, find_config, read_config, to_dataclass
 
@@ -128,6 +129,9 @@ def parse_config(raw: dict[str, Any], source: str | Path | None = None) -> DemoC
         started_from = {m: towers[m].init_from for m in (a, b) if m in towers}
         if started_from.get(a) == b or started_from.get(b) == a:
             raise ConfigError(f"pair {a}<->{b} is not emergent: one tower starts from the other (init_from)")
+        if not set(perceives(a)) & set(perceives(b)):
+            raise ConfigError(f"pair {a}<->{b}: they perceive nothing in common, so no retrieval between them can "
+                              f"be right or wrong")
     text = raw.get("text") or {}
     check_keys(text, ("model", "width"), "text tower", source, "text")
     return DemoConfig(data=dict(raw.get("data") or {}), text_model=text.get("model", MINILM),
