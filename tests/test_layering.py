@@ -37,7 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     "serve": RUNTIME | {"api", "data", "index", "collection"},
     "demo": RUNTIME | {"api", "data", "index", "collection", "evaluation", "train"},
     "cli": RUNTIME | {"api", "data", "index", "collection", "evaluation", "train", "vidal", "serve", "demo"},
-    "__init__": {"api", "errors"},
+    "__init__": {"api", "errors", "registry"},
     "__main__": {"cli"},
 }
 

@@ -156,7 +156,8 @@ class ModalitySpec:
 
 _SPECS: dict[str, ModalitySpec] = {}
 _LOCK = threading.RLock()
-_STATE: dict[str, Any] = {"loaded": False, "loading": ""}  # loading: the entry point's plug-in being imported
+# loaded: built-ins and entry points imported; loader: the thread importing them; loading: the plug-in being imported
+_STATE: dict[str, Any] = {"loaded": False, "loader": None, "loading": ""}
 _FAILED_PLUGINS: dict[str, str] = {}
 
 
@@ -190,15 +191,20 @@ def unregister_modality(name: str) -> None:
 
 
 def _ensure_loaded() -> None:
+    """Import the built-in modalities and the entry-point plug-ins once; other threads wait until it is done."""
     if _STATE["loaded"]:
         return
     with _LOCK:
-        if _STATE["loaded"]:
+        if _STATE["loaded"] or _STATE["loader"] == threading.get_ident():  # done, or re-entered while loading
             return
-        _STATE["loaded"] = True
-        importlib.import_module(BUILTIN_PACKAGE)
-        for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            load_entry_point(entry)
+        _STATE["loader"] = threading.get_ident()
+        try:
+            importlib.import_module(BUILTIN_PACKAGE)
+            for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+                load_entry_point(entry)
+        finally:
+            _STATE["loader"] = None
+            _STATE["loaded"] = True
 
 
 def load_entry_point(entry: metadata.EntryPoint) -> None:
@@ -248,7 +254,8 @@ def get_modality(name: str) -> ModalitySpec:
     _ensure_loaded()
     spec = _SPECS.get(name) if isinstance(name, str) else None
     if spec is None:
-        raise ConfigError(f"unknown modality {name!r}; known: {', '.join(modality_names())}")
+        raise ConfigError(f"unknown modality {name!r}; known: {', '.join(modality_names())} (a plug-in's modality "
+                          f"needs its package installed, or `languagebind --plugin MODULE`)")
     return spec
 
 

@@ -190,6 +190,32 @@ def build_imagenet(root: Path) -> dict:
     return out
 
 
+# -- point clouds ------------------------------------------------------------------------------------------
+def write_points(path: Path, seed: int, count: int = 200) -> None:
+    """ModelNet40's ``<class>/<id>.txt``: ``x,y,z,nx,ny,nz`` lines with six decimals."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    points = rng.normal(size=(count, 3)) * rng.uniform(0.2, 1.0, size=3)
+    normals = points / np.linalg.norm(points, axis=1, keepdims=True)
+    path.write_text("".join(",".join(f"{v:.6f}" for v in row) + "\n" for row in np.hstack([points, normals])))
+
+
+MODELNET_CLASSES = ["airplane", "bathtub", "flower_pot", "xbox"]
+
+
+def build_modelnet40(root: Path) -> dict:
+    """``modelnet40_normal_resampled``: a 4-class shape list, the test list (a train shape is not in it)."""
+    base = root / "modelnet40_normal_resampled"
+    base.mkdir(parents=True)
+    (base / "modelnet40_shape_names.txt").write_text("\n".join(MODELNET_CLASSES) + "\n")
+    test = ["airplane_0627", "flower_pot_0150", "flower_pot_0151", "xbox_0104"]
+    (base / "modelnet40_test.txt").write_text("\n".join(test) + "\n")
+    (base / "modelnet40_train.txt").write_text("bathtub_0001\n")
+    items = [f"modelnet40_normal_resampled/{name.rsplit('_', 1)[0]}/{name}.txt" for name in [*test, "bathtub_0001"]]
+    _media(root, items, write_points)
+    return {"items": items[:4], "labels": [0, 2, 2, 3], "classnames": ["airplane", "bathtub", "flower pot", "xbox"]}
+
+
 # -- audio -------------------------------------------------------------------------------------------------
 def build_esc50(root: Path) -> dict:
     base = root / "ESC-50-master"

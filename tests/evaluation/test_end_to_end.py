@@ -22,7 +22,7 @@ def checkpoints(tmp_path_factory):
     """One tiny random checkpoint per modality, saved in our format."""
     root = tmp_path_factory.mktemp("checkpoints")
     out = {}
-    for seed, modality in enumerate(["video", "audio", "depth", "thermal", "image"]):
+    for seed, modality in enumerate(["video", "audio", "depth", "thermal", "image", "point"]):
         model = LanguageBind.from_config({modality: tiny_config(modality)}, seed=seed)
         out[modality] = model.save_pretrained(root / modality, modality=modality)
     return out

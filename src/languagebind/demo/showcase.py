@@ -13,6 +13,7 @@ from languagebind.demo import figures
 from languagebind.demo.data import Split, split_tensors
 from languagebind.demo.evaluate import SplitEmbeddings, emergent_hit_attributes
 from languagebind.demo.html import Example, ReportInputs, Result, build_report
+from languagebind.demo.presets import SHOWCASE_PAIR
 from languagebind.demo.text import TextBank
 from languagebind.index.item_index import ItemIndex
 
@@ -96,7 +97,7 @@ def search_answers(test: SplitEmbeddings, split: Split, bank: TextBank, queries:
         lines.append(f'  "{text}" -> {modality}:')
         for item, score in index.search(bank([text])[0], modality, k)[0]:
             lines.append(f"      {score:.2f}  {item}  ({caption(modality, split.metas[row_of[item]])})")
-    source, target = ("video", "audio") if {"video", "audio"} <= set(index.modalities) else \
+    source, target = SHOWCASE_PAIR if set(SHOWCASE_PAIR) <= set(index.modalities) else \
         (index.modalities[0], index.modalities[-1])
     if source != target:
         query = 0

@@ -23,6 +23,7 @@ from languagebind.model.core import LanguageBindModel, init_weights
 from languagebind.model.init import init_from_tower
 from languagebind.model.presets import hf_text_config, tiny_config
 from languagebind.pretrained import save_checkpoint
+from languagebind.registry import get_modality
 from languagebind.train import TrainConfig, train
 from languagebind.utils.io import write_json_atomic
 
@@ -90,12 +91,14 @@ def train_tower(modality: str, preset: TowerPreset, config: DemoConfig, text_tow
     init_weights(model.towers, torch.Generator().manual_seed(config.seed))
     if start_from is not None:
         init_from_tower(model, modality, start_from, preset.temporal_std)
-    items = ShiftedItems(pixels, preset.shift, config.seed) if preset.shift and modality != "audio" else pixels
+    spatial = get_modality(modality).flip  # pictures: may be shifted / flipped
+    items = ShiftedItems(pixels, preset.shift, config.seed) if preset.shift and spatial else pixels
     run_dir = out_dir.parent / f".{out_dir.name}-run"
     shutil.rmtree(run_dir, ignore_errors=True)
     cfg = TrainConfig(
         modality=modality, train_data=MemoryRecords(modality, items, list(views), ids, origin=f"demo-{modality}"),
-        tuning="full", augment=preset.flip and modality != "video", flip=0.5,  # a flip turns "left" into "right"
+        # a flip of a clip turns a motion "left" into "right"
+        tuning="full", augment=preset.flip and not get_modality(modality).clip, flip=0.5,
         text_weights=dict(preset.texts), batch_size=preset.batch_size, max_steps=preset.steps, lr=preset.lr,
         weight_decay=preset.weight_decay, lr_multipliers=dict(preset.lr_multipliers), warmup_steps=preset.warmup,
         init_temp=preset.temperature, learn_temp=preset.learn_temperature,

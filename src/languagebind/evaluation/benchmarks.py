@@ -13,6 +13,7 @@ from pathlib import Path
 from languagebind.errors import InputError
 from languagebind.evaluation import readers_audio as audio
 from languagebind.evaluation import readers_folders as folders
+from languagebind.evaluation import readers_points as points
 from languagebind.evaluation import readers_video as video
 from languagebind.evaluation.datasets import Dataset
 from languagebind.evaluation.prompts import DATA_PACKAGE
@@ -86,12 +87,16 @@ BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
                "test.csv + <youtube_id>.wav"),
     _classification("imagenet", "ImageNet-style folders", folders.read_imagenet, "image", "photo",
                     "[val/]<wnid>/*.JPEG"),
+    _classification("modelnet40", "ModelNet40 test (point clouds)", points.read_modelnet40, "point", "point",
+                    "modelnet40_shape_names.txt, modelnet40_test.txt + <class>/<id>.txt (normal_resampled), or "
+                    "shape_names.txt + ply_data_test*.h5 (ply_hdf5_2048)"),
 ]}
 
 ALIASES = {"msr_vtt": "msrvtt", "msrvtt_1ka": "msrvtt", "activitynet_captions": "activitynet", "anet": "activitynet",
            "k400": "kinetics400", "kinetics_400": "kinetics400", "flirv1": "flir_v1", "flirv2": "flir_v2",
            "nyuv2": "nyu_d", "nyud": "nyu_d", "nyu_d_v2": "nyu_d", "sunrgbd": "sun_d", "sund": "sun_d",
-           "esc_50": "esc50", "vgg_sound": "vggsound", "clotho_v2": "clotho", "imagenet_1k": "imagenet"}
+           "esc_50": "esc50", "vgg_sound": "vggsound", "clotho_v2": "clotho", "imagenet_1k": "imagenet",
+           "modelnet": "modelnet40", "modelnet_40": "modelnet40"}
 
 
 def folder_benchmark(modality: str) -> Benchmark:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from languagebind.processing.pointfiles import MEMBER_SEPARATOR, split_member
 from languagebind.utils.io import atomic_write
 
 CACHE_VERSION = "1"
@@ -35,11 +36,19 @@ def default_cache_dir() -> Path:
     return base / "languagebind" / "embeddings"
 
 
+def item_file(path: Path) -> Path:
+    """The file holding an item: the path itself, or the container of a member item (``batch.h5#12``)."""
+    return split_member(path)[0]
+
+
 def file_key(path: Path, namespace: str) -> str:
-    """Cache key of a media file: path, size, mtime, ctime, inode, namespace and cache version."""
-    path = Path(path).resolve()
+    """Cache key of a media file (or of a member item of a container file, ``batch.h5#12``): path, size, mtime,
+    ctime, inode (of the container), namespace and cache version."""
+    container, member = split_member(Path(path))
+    path = container.resolve()
     stat = path.stat()
-    raw = (f"{CACHE_VERSION}\0{namespace}\0{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}"
+    name = f"{path}{MEMBER_SEPARATOR}{member}" if member is not None else str(path)
+    raw = (f"{CACHE_VERSION}\0{namespace}\0{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}"
            f"\0{stat.st_ino}")
     return hashlib.sha256(raw.encode()).hexdigest()
 

@@ -19,7 +19,7 @@ import torch
 from languagebind.errors import InputError
 from languagebind.evaluation import metrics as M
 from languagebind.evaluation.benchmarks import Benchmark, paper_results
-from languagebind.evaluation.cache import EmbeddingCache, file_key, text_key
+from languagebind.evaluation.cache import EmbeddingCache, file_key, item_file, text_key
 from languagebind.evaluation.datasets import ClassificationSet, Dataset, RetrievalSet
 from languagebind.evaluation.prompts import prompts_for, templates
 from languagebind.utils.progress import progress as progress_bar
@@ -167,7 +167,7 @@ def evaluate(benchmark: Benchmark, data_dir: str | Path, encoder: Encoder, *, li
     n_total = len(dataset.items)
     dataset = dataset.subset(spread_indices(n_total, limit))
     items = dataset.items
-    bad = {i: "file not found" for i, p in enumerate(items) if not p.is_file()}
+    bad = {i: "file not found" for i, p in enumerate(items) if not item_file(p).is_file()}
     if bad and not allow_missing:
         raise _bad_data_error(data_dir, [(str(items[i]), r) for i, r in bad.items()], len(items))
     fingerprint = encoder.checkpoint_fingerprint(benchmark.modality)

@@ -100,10 +100,9 @@ class VisionConfig:
     options: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
-        if not is_modality(self.modality):
-            raise ConfigError(f"unknown modality {self.modality!r}; known: {', '.join(modality_names())}")
+        spec = get_modality(self.modality)  # ConfigError naming the known ones
         object.__setattr__(self, "options", dict(self.options))
-        if get_modality(self.modality).tokens != PATCHES:
+        if spec.tokens != PATCHES:
             return  # another token module checks its own geometry
         h, w = self.image_size
         if h % self.patch_size or w % self.patch_size:

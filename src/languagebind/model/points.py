@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from languagebind.errors import ConfigError
@@ -26,19 +27,28 @@ DEFAULT_GROUPS = 128
 
 
 def farthest_point_sample(xyz: torch.Tensor, count: int) -> torch.Tensor:
-    """(B, N, 3) -> (B, count) indices by farthest-point sampling from index 0 (ties: the lowest index)."""
+    """(B, N, 3) -> (B, count) indices by farthest-point sampling from index 0 (ties: the lowest index).
+
+    Per step, one distance update per coordinate into preallocated (B, N) buffers (``dx² + dy² + dz²`` in that
+    order, as ``processing.pointcloud.farthest_point_order``): small strided reductions over the 3 coordinates
+    are what made the naive loop slow."""
     b, n, _ = xyz.shape
     if not 0 < count <= n:
         raise ValueError(f"cannot pick {count} centres from {n} points")
-    index = torch.zeros(b, count, dtype=torch.long, device=xyz.device)
+    x, y, z = (xyz[..., axis].contiguous() for axis in range(3))
+    index = torch.empty(b, count, dtype=torch.long, device=xyz.device)
     nearest = torch.full((b, n), float("inf"), dtype=xyz.dtype, device=xyz.device)
-    current = torch.zeros(b, dtype=torch.long, device=xyz.device)
-    rows = torch.arange(b, device=xyz.device)
+    distance, scratch = torch.empty_like(nearest), torch.empty_like(nearest)
+    current = torch.zeros(b, 1, dtype=torch.long, device=xyz.device)
     for i in range(count):
-        index[:, i] = current
-        centre = xyz[rows, current].unsqueeze(1)  # (B, 1, 3)
-        nearest = torch.minimum(nearest, (xyz - centre).square().sum(-1))
-        current = nearest.argmax(-1)
+        index[:, i] = current[:, 0]
+        torch.sub(x, x.gather(1, current), out=distance)
+        distance.mul_(distance)
+        for axis in (y, z):
+            torch.sub(axis, axis.gather(1, current), out=scratch)
+            distance.add_(scratch.mul_(scratch))
+        torch.minimum(nearest, distance, out=nearest)
+        current = nearest.argmax(-1, keepdim=True)
     return index
 
 
@@ -62,22 +72,32 @@ def group_points(points: torch.Tensor, num_groups: int, group_size: int) -> tupl
 
 
 class MiniPointNet(nn.Module):
-    """A neighbourhood (B, G, k, C) -> one vector per group (B, G, D): shared MLP, max-pool, concat, MLP, max-pool.
+    """A neighbourhood (B, G, k, C) -> one vector per group (B, G, D): shared MLP, max-pool, the pooled feature
+    joined to every point's, a second shared MLP, max-pool.
 
-    LayerNorm stands where Point-BERT has BatchNorm, so a group's token never depends on the rest of the batch.
+    The join is computed without concatenating: ``mix([pooled, local]) = mix_local(local) + mix_pooled(pooled)``,
+    the pooled half once per group instead of once per point (the same function, half the work). Per point the
+    features stay ``out`` wide; the pooled group feature is projected to the tower's width once per group (as
+    ULIP's Point-BERT ``reduce_dim``). LayerNorm stands where Point-BERT has BatchNorm, so a group's token never
+    depends on the rest of the batch.
     """
 
-    def __init__(self, in_channels: int, width: int, hidden: int = 128, middle: int = 256) -> None:
+    def __init__(self, in_channels: int, width: int, hidden: int = 128, middle: int = 256, out: int = 256) -> None:
         super().__init__()
+        self.middle = middle
         self.first = nn.Sequential(nn.Linear(in_channels, hidden), nn.LayerNorm(hidden), nn.GELU(),
                                    nn.Linear(hidden, middle))
-        self.second = nn.Sequential(nn.Linear(2 * middle, 2 * middle), nn.LayerNorm(2 * middle), nn.GELU(),
-                                    nn.Linear(2 * middle, width))
+        self.mix = nn.Linear(2 * middle, 2 * middle)  # input: [pooled, local]
+        self.second = nn.Sequential(nn.LayerNorm(2 * middle), nn.GELU(), nn.Linear(2 * middle, out))
+        self.project = nn.Linear(out, width)
 
     def forward(self, groups: torch.Tensor) -> torch.Tensor:
         local = self.first(groups)  # (B, G, k, M)
-        pooled = local.amax(dim=2, keepdim=True).expand_as(local)
-        return self.second(torch.cat([pooled, local], dim=-1)).amax(dim=2)
+        pooled = local.amax(dim=2)  # (B, G, M)
+        weight = self.mix.weight
+        joined = F.linear(local, weight[:, self.middle:]) + \
+            F.linear(pooled, weight[:, :self.middle], self.mix.bias).unsqueeze(2)
+        return self.project(self.second(joined).amax(dim=2))
 
 
 class PointGroupEmbed(nn.Module):

@@ -38,7 +38,7 @@ def read_audio(item: object, max_seconds: float) -> tuple[torch.Tensor, int]:
     _check_duration(item, info.frames, info.samplerate, max_seconds)
     if info.format == "WAV":
         _check_wav_complete(item, path)
-    with decode_errors(item, "audio"):
+    with decode_errors(item, "an audio file"):
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     return _checked(item, torch.from_numpy(np.ascontiguousarray(data.T)), rate)
 
@@ -100,7 +100,7 @@ def _from_pair(item: tuple, max_seconds: float) -> tuple[torch.Tensor, int]:
 
 def _read_with_pyav(item: object, path: Path, max_seconds: float) -> tuple[torch.Tensor, int]:
     """Containers libsndfile does not read (mp3, m4a, aac, a video's audio track): decode to float planar."""
-    with decode_errors(item, "audio"), av.open(str(path)) as container:
+    with decode_errors(item, "an audio file"), av.open(str(path)) as container:
         if not container.streams.audio:
             kinds = sorted({s.type for s in container.streams})
             raise InputError(item, f"no audio stream (streams: {', '.join(kinds) or 'none'}; "

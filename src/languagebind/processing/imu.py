@@ -109,6 +109,12 @@ def load_imu_item(item: object, cfg: ProcessorConfig) -> torch.Tensor:
     return load_imu(item, imu_config(cfg))
 
 
+def augment_imu_item(item: object, cfg: ProcessorConfig, aug: object, rng: np.random.Generator) -> torch.Tensor:
+    """Training augmentation (the spec names it): the window of a longer recording starts at a random step."""
+    config = imu_config(cfg)
+    return preprocess_imu(read_imu(item, config), config, item, rng)
+
+
 def imu_shape(cfg: ProcessorConfig) -> tuple[int, ...]:
     """Shape of one preprocessed IMU window: (6, num_steps)."""
     return (len(CHANNELS), imu_config(cfg).num_steps)
@@ -147,8 +153,11 @@ def read_imu(item: object, config: ImuConfig) -> Recording:
     raise InputError(item, f"unknown IMU file kind {suffix or '(no suffix)'!r}; known: {', '.join(SUFFIXES)}")
 
 
-def preprocess_imu(recording: Recording, config: ImuConfig, item: object = "<imu>") -> torch.Tensor:
-    """A ``Recording`` -> (6, num_steps) float32: resample, normalise, centred crop / pad."""
+def preprocess_imu(recording: Recording, config: ImuConfig, item: object = "<imu>",
+                   rng: np.random.Generator | None = None) -> torch.Tensor:
+    """A ``Recording`` -> (6, num_steps) float32: resample, normalise, centred crop / pad.
+
+    ``rng`` (training augmentation): a longer recording is cropped at a random start instead of the centre."""
     samples = recording.samples
     if samples.shape[0] == 0:
         raise InputError(item, "no samples (empty recording)")
@@ -168,7 +177,7 @@ def preprocess_imu(recording: Recording, config: ImuConfig, item: object = "<imu
     if resampled.shape[0] < config.min_steps:
         raise InputError(item, f"too few steps: {resampled.shape[0]} at {config.sample_rate:g} Hz, at least "
                                f"{config.min_steps} needed (min_steps)")
-    window = centre_crop(resampled, config.num_steps)
+    window = centre_crop(resampled, config.num_steps, rng)
     if config.normalize == "item":
         mean = window.mean(axis=0)
         std = np.maximum(window.std(axis=0), 1e-6)
@@ -200,11 +209,12 @@ def resample(samples: np.ndarray, times: np.ndarray, rate: float) -> np.ndarray:
     return np.stack([np.interp(grid, times, samples[:, c]) for c in range(samples.shape[1])], axis=1)
 
 
-def centre_crop(x: np.ndarray, steps: int) -> np.ndarray:
-    """The middle ``steps`` rows (start ``(T - steps) // 2``); shorter inputs unchanged."""
+def centre_crop(x: np.ndarray, steps: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """The middle ``steps`` rows (start ``(T - steps) // 2``; with ``rng`` a uniform random start); shorter
+    inputs unchanged."""
     if x.shape[0] <= steps:
         return x
-    start = (x.shape[0] - steps) // 2
+    start = (x.shape[0] - steps) // 2 if rng is None else int(rng.integers(x.shape[0] - steps + 1))
     return x[start:start + steps]
 
 

@@ -83,6 +83,23 @@ def load_point_item(item: object, cfg: ProcessorConfig) -> torch.Tensor:
     return load_point_cloud(item, point_config(cfg))
 
 
+def augment_point_item(item: object, cfg: ProcessorConfig, aug: object, rng: np.random.Generator) -> torch.Tensor:
+    """Training augmentation (the spec names it): the preprocessed cloud scaled per axis by U(2/3, 3/2), shifted
+    by U(-0.2, 0.2) per axis (as Point-BERT and ULIP train), and mirrored left-right (x) with the augmentation's
+    ``flip`` probability (normals follow)."""
+    points = load_point_item(item, cfg)
+    scale = torch.from_numpy(rng.uniform(2 / 3, 3 / 2, size=3)).float()
+    shift = torch.from_numpy(rng.uniform(-0.2, 0.2, size=3)).float()
+    mirror = rng.random() < float(getattr(aug, "flip", 0.0))
+    sign = torch.tensor([-1.0 if mirror else 1.0, 1.0, 1.0])
+    out = points.clone()
+    out[:, :3] = points[:, :3] * scale * sign + shift
+    if points.shape[1] == 6:  # normals of the scaled surface: divide by the scale, renormalise
+        normals = points[:, 3:] / scale * sign
+        out[:, 3:] = torch.nn.functional.normalize(normals, dim=1)
+    return out
+
+
 def point_shape(cfg: ProcessorConfig) -> tuple[int, ...]:
     """Shape of one preprocessed point cloud: (num_points, 3), or (num_points, 6) with normals."""
     config = point_config(cfg)

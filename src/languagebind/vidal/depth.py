@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from languagebind.processing.encode import encode_npy
 from languagebind.processing.image import short_side_size
-from languagebind.vidal import hf
+from languagebind.vidal import hf, media
 from languagebind.vidal.media import resize
 from languagebind.vidal.operators import Operator
 from languagebind.vidal.sample import Sample
@@ -35,9 +36,9 @@ def is_metric(config: Any) -> bool:
 class DepthEstimation(Operator):
     """Keyframes -> depth maps (list of (H, W) uint16 mm, the keyframes' size)."""
 
-    kind = "depth"
+    kind = modality = "depth"
     inputs = ("keyframes",)
-    outputs = ("depth", "depth_kind")
+    outputs = (modality, "depth_kind")
     uses_model = True
 
     model: str = ""
@@ -78,9 +79,18 @@ class DepthEstimation(Operator):
             for row, index in enumerate(group):
                 maps[index] = millimetres[row].astype(np.uint16)
         for position, sample in enumerate(batch):
-            sample.fields["depth"] = [maps[i] for i, owner in enumerate(owners) if owner[0] == position]
+            sample.fields[self.modality] = [maps[i] for i, owner in enumerate(owners) if owner[0] == position]
             sample.fields["depth_kind"] = "metric" if self._metric else "relative"
             sample.meta.update(depth_model=self._label, depth_kind=sample.fields["depth_kind"])
+
+    @classmethod
+    def members(cls, key: str, fields: dict[str, Any], jpeg_quality: int) -> list[tuple[str, bytes]]:
+        maps = fields.get(cls.modality) or []
+        return [(f"{key}.{cls.modality}.{k}.png", media.encode_png16(d)) for k, d in enumerate(maps)]
+
+    @classmethod
+    def official_members(cls, key: str, fields: dict[str, Any], jpeg_quality: int) -> list[tuple[str, bytes]]:
+        return [(f"{key}.dep{k}.npy", encode_npy(d)) for k, d in enumerate(fields.get(cls.modality) or [])]
 
 
 def _relative_to_depth(inverse: Any, max_depth: float) -> Any:

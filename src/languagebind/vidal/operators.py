@@ -53,6 +53,8 @@ class Operator:
     optional_inputs: ClassVar[tuple[str, ...]] = ()
     outputs: ClassVar[tuple[str, ...]] = ()
     uses_model: ClassVar[bool] = False
+    # a stage that makes a modality writes it to the field of that name; the pack stage asks it for its files
+    modality: ClassVar[str] = ""
 
     name: str = ""
     batch_size: int = 1
@@ -83,6 +85,16 @@ class Operator:
         """Read ``inputs`` from each sample's fields, write ``outputs``; raise `Rejected` to filter one."""
         raise NotImplementedError
 
+    @classmethod
+    def members(cls, key: str, fields: dict[str, Any], jpeg_quality: int) -> list[tuple[str, bytes]]:
+        """A modality stage's output as shard members of our layout (``<key>.<modality>[.<k>].<ext>``)."""
+        return []
+
+    @classmethod
+    def official_members(cls, key: str, fields: dict[str, Any], jpeg_quality: int) -> list[tuple[str, bytes]]:
+        """The same in the official layout (if it has one)."""
+        return []
+
     def describe(self) -> dict[str, Any]:
         """The options as given (for the plan, the fingerprint and the stats)."""
         return {"kind": self.kind, **{f.name: getattr(self, f.name) for f in fields(self) if f.init}}
@@ -92,6 +104,12 @@ class Operator:
         import torch
 
         return torch.device("cuda" if self.gpus > 0 and torch.cuda.is_available() else "cpu")
+
+
+def modality_stages() -> list[type[Operator]]:
+    """The stage classes that make a modality (``modality`` set), in ``OPERATORS`` order."""
+    classes = [operator_class(kind) for kind in OPERATORS]
+    return [c for c in classes if c.modality]
 
 
 def operator_class(kind: str) -> type[Operator]:

@@ -1,8 +1,9 @@
 """Pack: encode a finished sample into the members of its WebDataset shard(s).
 
 Our layout (docs/architecture.md), members ``<id>.<field>`` in this order: ``json`` (id, text, meta),
-``video.mp4``, ``audio.wav``, ``image.jpg``, ``depth.<k>.png`` (uint16 mm), ``thermal.<k>.jpg``. Every field
-is optional; the JSON always has at least the raw text.
+``video.mp4``, ``image.jpg`` (from the keyframes), then the files of each stage that makes a modality, as it writes
+them (``members``): ``audio.wav``, ``depth.<k>.png`` (uint16 mm), ``thermal.<k>.jpg``. Every field is optional;
+the JSON always has at least the raw text.
 
 The official layout (``official: true``) is the one the official WebDataset loader reads: ``raw.txt``,
 ``mplug.txt``, ``polish_mplug.txt`` (with its required "In the video, " prefix), ``sound_mplug.txt``,
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from languagebind.errors import ConfigError
-from languagebind.processing.encode import encode_jpeg, encode_npy
+from languagebind.processing.encode import encode_jpeg
 from languagebind.vidal import media
-from languagebind.vidal.operators import Operator
+from languagebind.vidal.operators import Operator, modality_stages
 from languagebind.vidal.sample import Sample
 
 VIDEO_MODES = ("keyframes", "resized", "none")
@@ -47,7 +48,8 @@ class Pack(Operator):
 
     kind = "pack"
     inputs = ("info", "text")
-    optional_inputs = ("keyframes", "audio", "depth", "thermal", *TEXT_FIELDS)
+    # and the field of every stage that makes a modality (audio track, depth, infrared, ...: ``modality_stages``)
+    optional_inputs = ("keyframes", *TEXT_FIELDS)
     outputs = ("manifest", "members", "official_members")
 
     video: str = "keyframes"  # keyframes: the keyframes as an 8-frame MP4; resized: every frame, short side 256
@@ -80,13 +82,10 @@ class Pack(Operator):
         elif self.video == "resized":
             out.append((f"{key}.video.mp4",
                         media.transcode_short_side(sample.item.path, self.resized_short_side, self.video_qp)))
-        if fields.get("audio") is not None:
-            out.append((f"{key}.audio.wav", media.encode_wav(fields["audio"], fields["audio_rate"])))
         if self.image_keyframe is not None and keyframes:
             out.append((f"{key}.image.jpg", encode_jpeg(keyframes[self.image_keyframe], self.jpeg_quality)))
-        out += [(f"{key}.depth.{k}.png", media.encode_png16(d)) for k, d in enumerate(fields.get("depth") or [])]
-        out += [(f"{key}.thermal.{k}.jpg", encode_jpeg(t, self.jpeg_quality))
-                for k, t in enumerate(fields.get("thermal") or [])]
+        for stage in modality_stages():
+            out += stage.members(key, fields, self.jpeg_quality)
         return out
 
     def official_members(self, sample: Sample) -> list[tuple[str, bytes]]:
@@ -101,7 +100,6 @@ class Pack(Operator):
         out = [(f"{key}.{name}.txt", value.encode("utf-8")) for name, value in texts.items() if value]
         out += [(f"{key}.frm{k}.jpg", encode_jpeg(f, self.jpeg_quality))
                 for k, f in enumerate(fields.get("keyframes") or [])]
-        out += [(f"{key}.tml{k}.jpg", encode_jpeg(t, self.jpeg_quality))
-                for k, t in enumerate(fields.get("thermal") or [])]
-        out += [(f"{key}.dep{k}.npy", encode_npy(d)) for k, d in enumerate(fields.get("depth") or [])]
+        for stage in modality_stages():
+            out += stage.official_members(key, fields, self.jpeg_quality)
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from languagebind.errors import ConfigError
 from languagebind.processing.image import short_side_size
@@ -90,9 +91,9 @@ class Keyframes(Operator):
 class AudioTrack(Operator):
     """The audio track as mono float32 at ``sample_rate`` (16 kHz: the audio tower's rate); None without one."""
 
-    kind = "audio"
+    kind = modality = "audio"
     inputs = ("info",)
-    outputs = ("audio", "audio_rate")
+    outputs = (modality, "audio_rate")
 
     sample_rate: int = 16000
     max_seconds: float | None = None
@@ -109,6 +110,11 @@ class AudioTrack(Operator):
                     audio = audio[: int(self.max_seconds * self.sample_rate)]
                 if audio is not None and audio.size == 0:
                     audio = None
-            sample.fields["audio"] = audio
+            sample.fields[self.modality] = audio
             sample.fields["audio_rate"] = self.sample_rate
             sample.meta["has_audio"] = audio is not None
+
+    @classmethod
+    def members(cls, key: str, fields: dict[str, Any], jpeg_quality: int) -> list[tuple[str, bytes]]:
+        audio = fields.get(cls.modality)
+        return [] if audio is None else [(f"{key}.{cls.modality}.wav", media.encode_wav(audio, fields["audio_rate"]))]

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from languagebind.errors import ConfigError
+from languagebind.processing.encode import encode_jpeg
 from languagebind.vidal import hf
 from languagebind.vidal.operators import Operator
 from languagebind.vidal.sample import Sample
@@ -78,9 +79,9 @@ GENERATORS = {"munit": MunitThermal}
 class ThermalTranslation(Operator):
     """Keyframes -> infrared frames (list of (H, W, 3) uint8, the keyframes' size)."""
 
-    kind = "thermal"
+    kind = modality = "thermal"
     inputs = ("keyframes",)
-    outputs = ("thermal",)
+    outputs = (modality,)
     uses_model = True
 
     model: str = ""
@@ -131,8 +132,18 @@ class ThermalTranslation(Operator):
             for row, index in enumerate(group):
                 results[index] = pixels[row]
         for position, sample in enumerate(batch):
-            sample.fields["thermal"] = [results[i] for i, owner in enumerate(owners) if owner[0] == position]
+            sample.fields[self.modality] = [results[i] for i, owner in enumerate(owners) if owner[0] == position]
             sample.meta["thermal_model"] = self._label
+
+    @classmethod
+    def members(cls, key: str, fields: dict[str, Any], jpeg_quality: int) -> list[tuple[str, bytes]]:
+        return [(f"{key}.{cls.modality}.{k}.jpg", encode_jpeg(t, jpeg_quality))
+                for k, t in enumerate(fields.get(cls.modality) or [])]
+
+    @classmethod
+    def official_members(cls, key: str, fields: dict[str, Any], jpeg_quality: int) -> list[tuple[str, bytes]]:
+        frames = fields.get(cls.modality) or []
+        return [(f"{key}.tml{k}.jpg", encode_jpeg(t, jpeg_quality)) for k, t in enumerate(frames)]
 
     def _input_size(self, height: int, width: int) -> tuple[int, int]:
         multiple = self._generator.size_multiple
