@@ -158,3 +158,18 @@ def test_reduced_demo_with_point_cloud_and_imu_towers(tmp_path, capsys) -> None:
     assert (out / "index" / "point.faiss").is_file() and (out / "towers" / "imu" / "config.json").is_file()
     report = (out / "report.html").read_text()
     assert report.count("data:image/png;base64,") >= 10
+
+
+def test_tower_options_reach_the_token_module() -> None:
+    import torch
+
+    from languagebind.demo.towers import tower_config
+    from languagebind.model.core import LanguageBindModel
+
+    config = parse_config({"towers": {"point": {"image_size": [1, 64], "patch_size": 8, "width": 32, "heads": 2,
+                                                "options": {"num_groups": 8, "point_hidden": 16}}}})
+    checkpoint = tower_config("point", config.towers["point"], config)
+    assert checkpoint.vision.options["num_groups"] == 8 and checkpoint.vision.options["point_hidden"] == 16
+    tower = LanguageBindModel({"point": checkpoint}, text=torch.nn.Identity()).towers["point"]
+    assert tower.embeddings.encoder.first[0].out_features == 16
+    assert tower(torch.randn(2, 64, 3)).shape[-1] == 384  # the demo's text width
