@@ -111,12 +111,12 @@ def motion_perfect(items: list[dict], text: HashedText) -> np.ndarray:
 
 
 def test_imu_zero_shot_is_over_motions_and_its_emergent_pairs_are_judged_on_shared_attributes() -> None:
-    text = HashedText()
+    text = HashedText(dim=512)  # random vectors this wide are nearly orthogonal (|cos| ~ 0.04)
     test = metas(64)
     video = perfect("video", test, text)
     # a video tower and an IMU tower that agree on the motion only: their embeddings share a motion vector
     motion = text([f"{m['direction']} {m['speed']}" for m in test])
-    emb = {"video": video + 3 * motion, "imu": motion_perfect(test, text) + 3 * motion,
+    emb = {"video": video + motion, "imu": motion_perfect(test, text) + motion,
            "point": perfect("point", test, text)}
     emb = {m: e / np.linalg.norm(e, axis=1, keepdims=True) for m, e in emb.items()}
     metrics = evaluate(SplitEmbeddings(emb, test), None, CATEGORIES, [("imu", "video"), ("point", "video")],
