@@ -116,3 +116,28 @@ def test_train_export_embed_skip_bad(tmp_path: Path, modality: str, capsys: pyte
     assert f"skipped {bad}: " in err and reason in err and f"skipped {empty}: empty file" in err
     assert main(["embed", "--checkpoint", f"{modality}={export}", str(bad), "--out", str(out)]) == 2
     assert reason in capsys.readouterr().err
+
+
+def test_a_point_tower_with_normals_takes_six_channels(tmp_path: Path) -> None:
+    import dataclasses
+
+    config = tiny_config("point")
+    config = dataclasses.replace(config, vision=dataclasses.replace(config.vision, num_channels=6,
+                                                                    options={"num_groups": 8, "seed": 1}))
+    model = LanguageBind.from_config({"point": config})
+    points = sphere(300, 0)
+    path = write_table(tmp_path / "with_normals.txt", np.hstack([points, points]))
+    assert model.processor_config("point").options == {"seed": 1, "num_points": 256, "normals": True}
+    assert model.preprocess("point", [path]).shape == (1, 256, 6)
+    assert model.encode("point", [path]).shape == (1, 32)
+    with pytest.raises(InputError, match="has no normals"):
+        model.encode("point", [write_table(tmp_path / "xyz.txt", points)])
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_point_and_imu_towers_in_every_precision(precision: str) -> None:
+    for modality, batch in (("point", torch.randn(2, 256, 3)), ("imu", torch.randn(2, 6, 256))):
+        reference = LanguageBind.from_config({modality: tiny_config(modality)}).encode(modality, batch)
+        model = LanguageBind.from_config({modality: tiny_config(modality)}, precision=precision)
+        cosine = (model.encode(modality, batch) * reference).sum(-1)
+        assert cosine.min() > 0.99, (modality, precision)

@@ -172,3 +172,23 @@ def test_training_augmentation_crops_at_a_random_start() -> None:
     assert len(starts) > 1
     assert torch.equal(crops[0], augment_imu_item(data, cfg, None, np.random.default_rng(0)))
     assert torch.equal(augment_imu_item(data[:50], cfg, None, np.random.default_rng(0)), load_imu(data[:50], SMALL))
+
+
+def test_csv_quoted_cells_and_empty_cells(tmp_path: Path) -> None:
+    data = signal(40)
+    lines = ["ax,ay,az,gx,gy,gz"] + [",".join(f'"{v!r}"' for v in row) for row in data.tolist()]
+    (tmp_path / "quoted.csv").write_text("\n".join(lines) + "\n")
+    assert torch.equal(load_imu(tmp_path / "quoted.csv", SMALL), load_imu(data, SMALL))
+    lines = ["ax,ay,az,gx,gy,gz"] + [",".join(map(repr, row)) for row in data.tolist()]
+    lines[5] = lines[5].rsplit(",", 1)[0] + ","  # an empty cell
+    (tmp_path / "gap.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="NaN"):
+        load_imu(tmp_path / "gap.csv", SMALL)
+
+
+def test_raw_accelerometer_is_preferred_to_linear_acceleration(tmp_path: Path) -> None:
+    data = signal(40)
+    header = ["linear_acceleration_x", "linear_acceleration_y", "linear_acceleration_z", "acc_x", "acc_y", "acc_z",
+              "gyro_x", "gyro_y", "gyro_z"]
+    write_csv(tmp_path / "both.csv", header, np.hstack([data[:, :3] * 0, data]))
+    assert torch.equal(load_imu(tmp_path / "both.csv", SMALL), load_imu(data, SMALL))

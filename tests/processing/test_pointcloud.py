@@ -99,6 +99,16 @@ def test_fewer_points_than_num_points_are_repeated() -> None:
     assert torch.equal(out[40:80], out[:40])
 
 
+def test_off_variants_with_normals_and_colours() -> None:
+    from languagebind.processing.pointfiles import read_off
+
+    limits = PointFileLimits(100, 1 << 20)
+    noff = read_off("n.off", "NOFF\n3 1 0\n0 0 0 0 0 1\n1 0 0 0 0 1\n0 1 0 0 0 1\n3 0 1 2\n", limits)
+    assert noff.normals.tolist() == [[0, 0, 1]] * 3 and noff.triangles.tolist() == [[0, 1, 2]]
+    coff = read_off("c.off", "COFF\n3 0 0\n0 0 0 255 0 0 255\n1 0 0 0 9 0 255\n0 1 0 0 0 9 255\n", limits)
+    assert coff.points.tolist() == [[0, 0, 0], [1, 0, 0], [0, 1, 0]] and coff.normals is None
+
+
 def test_meshes_are_sampled_on_their_surface(tmp_path: Path) -> None:
     vertices, quads = cube_mesh()
     triangles = np.array([[q[0], q[i], q[i + 1]] for q in quads for i in (1, 2)])
@@ -176,6 +186,7 @@ def bad_files(folder: Path) -> dict[Path | str, str]:
     write_off(folder / "badface.off", vertices, [[0, 1, 99]])
     (folder / "nocounts.off").write_text("OFF\n")
     (folder / "notoff.off").write_text("COUNT 3 0 0\n")
+    (folder / "fourd.off").write_text("4OFF\n1 0 0\n0 0 0 1\n")
     (folder / "cut.off").write_text("OFF\n8 6 0\n0 0 0\n")
     with h5py.File(folder / "batch.h5", "w") as handle:
         handle["data"] = np.zeros((2, 64, 3), np.float32)
@@ -198,6 +209,7 @@ def bad_files(folder: Path) -> dict[Path | str, str]:
         folder / "orphan.ply": "unreadable PLY header: line 3: property before any element",
         folder / "short.ply": "truncated", folder / "badface.off": "outside 0..7",
         folder / "nocounts.off": "without vertex/face counts", folder / "notoff.off": "not an OFF file",
+        folder / "fourd.off": "4-D or texture-coordinate OFF files are not supported",
         folder / "cut.off": "truncated", folder / "batch.h5": "address one as 'batch.h5#INDEX'",
         f"{folder / 'batch.h5'}#2": "out of range", f"{folder / 'batch.h5'}#first": "not a cloud index",
         folder / "nodata.h5": "no point dataset", folder / "garbage.h5": "cannot decode as an HDF5",

@@ -3,7 +3,7 @@
 Point-BERT / ViT-Lens style: ``G`` centres by farthest-point sampling (start index 0, so a cloud preprocessed by
 ``processing/pointcloud.py``, which comes out in FPS order, gets its first ``G`` points as centres), each
 centre's ``k`` nearest points expressed relative to it, a shared per-point MLP, a max-pool, the pooled feature
-concatenated back to every point, a second shared MLP and max-pool -> one ``D`` vector per group; plus a
+joined to every point's, a second shared MLP, a max-pool and a linear map -> one ``D`` vector per group; plus a
 positional embedding of the centre's coordinates (a small MLP), and a CLS token with its own position.
 
 The geometry (FPS, kNN) runs in float32 without gradients whatever the module's dtype; everything is batched
@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from languagebind.errors import ConfigError
@@ -75,28 +74,27 @@ class MiniPointNet(nn.Module):
     """A neighbourhood (B, G, k, C) -> one vector per group (B, G, D): shared MLP, max-pool, the pooled feature
     joined to every point's, a second shared MLP, max-pool.
 
-    The join is computed without concatenating: ``mix([pooled, local]) = mix_local(local) + mix_pooled(pooled)``,
-    the pooled half once per group instead of once per point (the same function, half the work). Per point the
-    features stay ``out`` wide; the pooled group feature is projected to the tower's width once per group (as
+    The join is computed without concatenating: a linear map of ``[pooled, local]`` is ``mix_local(local) +
+    mix_pooled(pooled)``, the pooled half once per group instead of once per point (the same function, half the
+    work; two plain ``nn.Linear`` so int8 quantisation and hooks see them). Per point the features stay ``out``
+    wide; the pooled group feature is projected to the tower's width once per group (as
     ULIP's Point-BERT ``reduce_dim``). LayerNorm stands where Point-BERT has BatchNorm, so a group's token never
     depends on the rest of the batch.
     """
 
     def __init__(self, in_channels: int, width: int, hidden: int = 128, middle: int = 256, out: int = 256) -> None:
         super().__init__()
-        self.middle = middle
         self.first = nn.Sequential(nn.Linear(in_channels, hidden), nn.LayerNorm(hidden), nn.GELU(),
                                    nn.Linear(hidden, middle))
-        self.mix = nn.Linear(2 * middle, 2 * middle)  # input: [pooled, local]
+        self.mix_local = nn.Linear(middle, 2 * middle, bias=False)
+        self.mix_pooled = nn.Linear(middle, 2 * middle)
         self.second = nn.Sequential(nn.LayerNorm(2 * middle), nn.GELU(), nn.Linear(2 * middle, out))
         self.project = nn.Linear(out, width)
 
     def forward(self, groups: torch.Tensor) -> torch.Tensor:
         local = self.first(groups)  # (B, G, k, M)
         pooled = local.amax(dim=2)  # (B, G, M)
-        weight = self.mix.weight
-        joined = F.linear(local, weight[:, self.middle:]) + \
-            F.linear(pooled, weight[:, :self.middle], self.mix.bias).unsqueeze(2)
+        joined = self.mix_local(local) + self.mix_pooled(pooled).unsqueeze(2)
         return self.project(self.second(joined).amax(dim=2))
 
 

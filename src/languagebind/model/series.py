@@ -51,7 +51,7 @@ class SeriesPatchEmbed(nn.Module):
         if signal.dim() != 3 or tuple(signal.shape[1:]) != (self.channels, self.length):
             raise ValueError(f"expected a (B, {self.channels}, {self.length}) signal, got shape "
                              f"{tuple(signal.shape)}")
-        x = self.proj(self.patches(signal.to(self.proj.weight.dtype)))
+        x = self.proj(self.patches(signal.to(self.class_embedding.dtype)))
         cls = self.class_embedding.expand(x.shape[0], 1, -1)
         return torch.cat([cls, x], dim=1) + self.position_embedding, 1
 

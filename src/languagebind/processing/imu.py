@@ -32,8 +32,9 @@ from languagebind.processing.inputs import decode_errors, existing_file
 SUFFIXES = (".npy", ".npz", ".csv", ".tsv")
 CHANNELS = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
 STANDARD_GRAVITY = 9.80665
-_ACC = r"(acc|accel|accelerometer|acceleration|linear_?acceleration|lin_?acc|a)"
-_GYRO = r"(gyro|gyr|gyroscope|angular_?velocity|ang_?vel|rotation_?rate|omega|g|w)"
+# column name prefixes, in order of preference (raw accelerometer before linear acceleration)
+_ACC = ("acc", "accel", "accelerometer", "acceleration", "a", "linear_?acceleration", "lin_?acc")
+_GYRO = ("gyro", "gyr", "gyroscope", "angular_?velocity", "ang_?vel", "rotation_?rate", "omega", "g", "w")
 _TIME = re.compile(r"^(timestamp|time|t|ts|seconds|sec|elapsed|time_?stamp)(_(s|sec|seconds|ms|millis|"
                    r"milliseconds|us|micros|microseconds|ns|nanos|nanoseconds))?$")
 _TIME_UNITS = {"s": 1.0, "sec": 1.0, "seconds": 1.0, "ms": 1e-3, "millis": 1e-3, "milliseconds": 1e-3,
@@ -239,28 +240,36 @@ def read_csv(item: object, text: str) -> Recording:
     if not rows:
         raise InputError(item, "no samples (a header line only)")
     columns = [*axes, time_column] if time_column is not None else axes
-    with decode_errors(item, "an IMU table"):
-        reader = csv.reader(io.StringIO("\n".join(rows)), delimiter=delimiter) if delimiter else \
-            (row.split() for row in rows)
-        try:
-            table = np.array([[float(row[c]) if row[c].strip() else np.nan for c in columns]
-                              for row in reader], dtype=np.float64)
-        except IndexError as err:
-            raise InputError(item, f"a row has fewer cells than the header ({len(header)})") from err
-        except ValueError as err:
-            raise InputError(item, f"not a number: {err}") from err
+    body = "\n".join(rows)
+    try:  # the common case in one vectorised pass
+        table = np.loadtxt(io.StringIO(body), dtype=np.float64, delimiter=delimiter, usecols=columns, ndmin=2,
+                           quotechar='"')
+    except ValueError:  # empty cells (NaN), short rows or words: row by row, to say which
+        table = _table_by_rows(item, body, delimiter, columns, len(header))
     if time_column is None:
         return Recording(table)
     return Recording(table[:, :6], times=table[:, 6] * time_scale)
 
 
+def _table_by_rows(item: object, body: str, delimiter: str | None, columns: list[int], width: int) -> np.ndarray:
+    with decode_errors(item, "an IMU table"):
+        reader = csv.reader(io.StringIO(body), delimiter=delimiter) if delimiter else \
+            (row.split() for row in body.splitlines())
+        try:
+            return np.array([[float(row[c]) if row[c].strip() else np.nan for c in columns] for row in reader],
+                            dtype=np.float64)
+        except IndexError as err:
+            raise InputError(item, f"a row has fewer cells than the header ({width})") from err
+        except ValueError as err:
+            raise InputError(item, f"not a number: {err}") from err
+
+
 def _header_columns(item: object, header: list[str]) -> tuple[list[int], int | None, float]:
     names = [_canonical(cell) for cell in header]
     axes: list[int] = []
-    for kind, pattern in (("acc", _ACC), ("gyro", _GYRO)):
+    for kind, prefixes in (("acc", _ACC), ("gyro", _GYRO)):
         for axis in "xyz":
-            regex = re.compile(f"^{pattern}_?{axis}$")
-            found = [i for i, name in enumerate(names) if regex.match(name)]
+            found = [i for prefix in prefixes for i, name in enumerate(names) if re.match(f"^{prefix}_?{axis}$", name)]
             if not found:
                 raise InputError(item, f"the header names no {kind} {axis} column (accepted e.g. {kind}_{axis}, "
                                        f"{kind[0]}{axis}); header: {', '.join(header)}")

@@ -207,16 +207,16 @@ def read_xyz(item: object, text: str, limits: PointFileLimits) -> Cloud:
         if not lines:
             raise InputError(item, "no points (a header line only)")
     limits.check_points(item, len(lines))
-    widths = [len(_cells(line)) for line in lines]
-    if min(widths) != max(widths):
-        line = next(i for i, w in enumerate(widths) if w != widths[0])
-        raise InputError(item, f"lines hold different numbers of values: {widths[0]} on the first data line, "
-                               f"{widths[line]} on data line {line + 1}")
     with decode_errors(item, "a text point file"):
         try:
             table = np.loadtxt(io.StringIO("\n".join(lines).replace(",", " ").replace(";", " ")), dtype=np.float64,
                                ndmin=2)
-        except ValueError as err:
+        except ValueError as err:  # say which line is wrong
+            widths = [len(_cells(line)) for line in lines]
+            if min(widths) != max(widths):
+                line = next(i for i, w in enumerate(widths) if w != widths[0])
+                raise InputError(item, f"lines hold different numbers of values: {widths[0]} on the first data "
+                                       f"line, {widths[line]} on data line {line + 1}") from err
             raise InputError(item, f"not a table of numbers ({str(err).split(';')[0]})") from err
     if columns is not None:
         table = table[:, columns]
@@ -250,6 +250,8 @@ def read_off(item: object, text: str, limits: PointFileLimits) -> Cloud:
     match = re.match(r"^(ST)?(C)?(N)?(4)?OFF(.*)$", lines[0] if lines else "")
     if not match:
         raise InputError(item, "not an OFF file (the first line must start with 'OFF')")
+    if match.group(4) or match.group(1):
+        raise InputError(item, f"{lines[0].split()[0]!r}: 4-D or texture-coordinate OFF files are not supported")
     has_normals = bool(match.group(3))
     rest = match.group(5).split()
     header_line = 1
