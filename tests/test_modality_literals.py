@@ -17,6 +17,7 @@ from languagebind.registry import modality_names
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "languagebind"
 BUILTIN = ("image", "video", "audio", "depth", "thermal")
+VIDAL_MINI = (*BUILTIN, "point", "imu")  # what VIDAL-mini renders per clip (and the nmodal demo trains)
 
 # path under src/languagebind -> (names it may use, why)
 EXCEPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -24,11 +25,12 @@ EXCEPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "data/vidal_json.py": (("video", "audio", "depth", "thermal"),
                            "the official VIDAL layouts: annotation-JSON folders and shard member prefixes"),
     # the demo's presets and data (VIDAL-mini renders exactly these modalities)
-    "demo/presets.py": (BUILTIN, "the demo's presets: which towers the demo trains"),
+    "demo/presets.py": (VIDAL_MINI, "the demo's presets: which towers the demo trains"),
+    "demo/targets.py": (("point", "imu"), "the demo's acceptance targets of the point-cloud and IMU towers"),
     "demo/data.py": (("video", "depth", "thermal", "image"), "the demo's data: which VIDAL-mini items have keyframes"),
-    "data/synthetic/captions.py": (BUILTIN, "VIDAL-mini: what each rendered modality's captions may say"),
-    "data/synthetic/generate.py": (BUILTIN, "VIDAL-mini: the files it renders per clip"),
-    "data/synthetic/vocab.py": (BUILTIN, "VIDAL-mini: which attributes each rendered modality perceives"),
+    "data/synthetic/captions.py": (VIDAL_MINI, "VIDAL-mini: what each rendered modality's captions may say"),
+    "data/synthetic/generate.py": (VIDAL_MINI, "VIDAL-mini: the files it renders per clip"),
+    "data/synthetic/vocab.py": (VIDAL_MINI, "VIDAL-mini: which attributes each rendered modality perceives"),
     "data/synthetic/writer.py": (("video", "audio", "depth", "thermal"), "VIDAL-mini: its manifest fields"),
     # one fixed public data set each
     "evaluation/benchmarks.py": ((*BUILTIN, "point"), "the table of public benchmarks, each of one modality"),

@@ -135,7 +135,7 @@ def test_shard_members_follow_the_documented_names(dataset) -> None:
             ids = list(dict.fromkeys(name.split(".")[0] for name in names))
             for item in ids:
                 fields = {n[len(item) + 1:] for n in names if n.startswith(item + ".")}
-                assert fields == {"video.mp4", "audio.wav", "image.jpg", "json",
+                assert fields == {"video.mp4", "audio.wav", "image.jpg", "point.npy", "imu.npy", "json",
                                   *(f"depth.{k}.png" for k in range(8)), *(f"thermal.{k}.jpg" for k in range(8))}
                 sample = json.loads(tar.extractfile(f"{item}.json").read())
                 assert set(sample) == {"id", "text", "meta"} and sample["id"] == item
@@ -158,7 +158,8 @@ def test_the_three_training_readers_load_it(dataset) -> None:
     for a, b, c in zip(from_manifest, from_shards, from_official, strict=True):
         assert a.texts == b.texts == c.texts
         assert a.meta == b.meta
-        assert set(a.sources) == set(b.sources) == {"video", "audio", "image", "depth", "thermal"}
+        assert set(a.sources) == set(b.sources) == {"video", "audio", "image", "depth", "thermal", "point", "imu"}
+        assert not {"point", "imu"} & set(c.sources)  # VIDAL-10M has no point cloud or IMU
         assert all(p.is_file() for p in c.sources["depth"]) and c.sources["audio"].is_file()
 
 

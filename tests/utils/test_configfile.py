@@ -94,7 +94,7 @@ def test_find_config_path_wins_then_shipped_names(tmp_path: Path, monkeypatch: p
     assert find_config("quick", "demo").is_file()
     (tmp_path / "tiny").write_text("x: 1\n")
     assert find_config("tiny", "train") == Path("tiny")  # an existing file wins over a shipped name
-    with pytest.raises(ConfigError, match=r"no demo config named 'quik'.*shipped demo configs: default, quick"):
+    with pytest.raises(ConfigError, match=r"no demo config named 'quik'.*shipped demo configs: default, nmodal, quick"):
         find_config("quik", "demo")
     with pytest.raises(ConfigError, match=r"build config nope/tiny.yaml: no such file .*tiny, vidal"):
         find_config("nope/tiny.yaml", "build")

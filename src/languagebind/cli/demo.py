@@ -1,5 +1,6 @@
-"""``languagebind demo``: train five small towers on built-in synthetic data against a frozen MiniLM and show that
-they align with one another through language (emergent cross-modal retrieval)."""
+"""``languagebind demo``: train five small towers (``--preset nmodal``: seven, with point clouds and IMU) on built-in
+synthetic data against a frozen MiniLM and show that they align with one another through language (emergent
+cross-modal retrieval)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(repeatable)")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="a smaller, faster run (the 'quick' preset)")
-    size.add_argument("--config", default=None,
-                      help="a preset name in configs/demo/ or a YAML file (default: 'default')")
+    size.add_argument("--config", "--preset", dest="config", default=None,
+                      help="a preset name in configs/demo/ (default, quick, nmodal: all seven towers, with point "
+                           "clouds and IMU) or a YAML file (default: 'default')")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--only", choices=("data",), default=None,
                         help="run only this first stage and stop (data: generate or reuse the preset's VIDAL-mini "

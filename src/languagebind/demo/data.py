@@ -92,8 +92,11 @@ class Split:
 
 def coarse_captions(modality: str, meta: dict[str, Any]) -> list[str]:
     """Captions naming less than everything ``modality`` perceives of an item: its category alone, and its
-    category with each one other attribute ("a photo of a star", "a photo of two stars", ...); all true."""
+    category with each one other attribute ("a photo of a star", "a photo of two stars", ...); for a modality
+    that perceives no category (IMU), each attribute alone ("... moving left", "... moving quickly"); all true."""
     seen = perceived(modality, meta)
+    if "category" not in seen:
+        return [caption(modality, {a: v}) for a, v in seen.items()]
     category = {"category": seen["category"]}
     return [caption(modality, category)] + [caption(modality, {**category, a: v}) for a, v in seen.items()
                                            if a != "category"]

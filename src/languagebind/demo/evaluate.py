@@ -2,15 +2,17 @@
 
 Every score is a fraction in [0, 1] with its chance level beside it:
 
-* ``zero_shot[m]``: top-1 over one "a <modality> of a <category>" label per category.
+* ``zero_shot[m]``: top-1 over one "a <modality> of a <category>" label per category (a modality that perceives
+  no category, IMU: over one label per combination of what it perceives, "... moving left quickly").
 * ``retrieval["text->m"]``: each held-out item's own caption (naming only what ``m`` perceives) queries the
   items; R@1/5/10 of that exact item, and attribute precision@1 (the top item has every attribute the caption
   names; chance = the share of items that do).
 * ``emergent["a->b"]``: items of ``a`` query items of ``b`` — two towers that never saw each other's data —
   scored as category precision@1 (chance = the share of items of the query's category), plus precision@1 on
-  the attributes both modalities perceive; both with ``evaluation.metrics.same_key_hits``, i.e. the ranking
-  (``positive_ranks``: a tie at the top counts as a hit) that scores the emergent benchmark tasks
-  (``languagebind eval 'llvip:rgb->thermal'`` ...).
+  the attributes both modalities perceive (for a pair with IMU, which perceives no category, the one that
+  means something: direction and speed with video, speed with audio); both with
+  ``evaluation.metrics.same_key_hits``, i.e. the ranking (``positive_ranks``: a tie at the top counts as a hit)
+  that scores the emergent benchmark tasks (``languagebind eval 'llvip:rgb->thermal'`` ...).
 * ``compositional[m]``: top-1 over the distinct full captions of the compositional split (attribute-category
   combinations never seen in training).
 """
@@ -28,7 +30,7 @@ from languagebind.data.synthetic.captions import (
     caption,
     caption_labels,
     perceived,
-    zero_shot_labels,
+    zero_shot_classes,
 )
 from languagebind.data.synthetic.vocab import ATTRIBUTES
 from languagebind.evaluation.metrics import rank_metrics, same_key_hits, target_ranks
@@ -52,11 +54,14 @@ class SplitEmbeddings:
 
 def zero_shot(items: np.ndarray, metas: Sequence[Meta], modality: str, categories: Sequence[str],
               encode_text: TextEncoder) -> dict[str, float]:
-    """Top-1 of the category label captions; chance = 1 / number of categories."""
-    labels = encode_text(zero_shot_labels(modality, categories))
-    truth = np.array([list(categories).index(m["category"]) for m in metas])
+    """Top-1 over the modality's zero-shot classes (``zero_shot_classes``: the categories, or for IMU direction x
+    speed), one caption per class naming only it; chance = 1 / number of classes."""
+    classes = zero_shot_classes(modality, categories)
+    labels = encode_text([caption(modality, c) for c in classes])
+    truth = np.array([next(k for k, c in enumerate(classes) if all(m[a] == v for a, v in c.items()))
+                      for m in metas])
     top1 = float(np.mean((items @ labels.T).argmax(1) == truth))
-    return {"top1": top1, "chance": 1.0 / len(categories), "n": len(metas)}
+    return {"top1": top1, "chance": 1.0 / len(classes), "n": len(metas)}
 
 
 def text_to_item(items: np.ndarray, metas: Sequence[Meta], modality: str, encode_text: TextEncoder
@@ -88,6 +93,13 @@ def emergent(queries: np.ndarray, gallery: np.ndarray, metas: Sequence[Meta], so
             "shared_attributes": list(shared), "shared_attribute_precision@1": float(np.mean(
                 same_key_hits(sim, keys, keys))),
             "shared_attribute_chance": _agreement_chance(metas, shared)}
+
+
+def emergent_hit_attributes(a: str, b: str) -> tuple[str, ...]:
+    """What an emergent retrieval between ``a`` and ``b`` is judged on: the category when both perceive it,
+    else the attributes they share (IMU with video: direction and speed; with audio: speed)."""
+    shared = shared_attributes(a, b)
+    return ("category",) if "category" in shared else shared
 
 
 def compositional(items: np.ndarray, metas: Sequence[Meta], modality: str, encode_text: TextEncoder

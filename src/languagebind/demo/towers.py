@@ -4,6 +4,7 @@ with the project's trainer (``languagebind.train``) on its own (item, text) pair
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -34,9 +35,13 @@ def tower_config(modality: str, preset: TowerPreset, config: DemoConfig) -> Chec
     vision = TransformerConfig(width=preset.width, layers=preset.layers, heads=preset.heads,
                                mlp_dim=preset.width * preset.mlp_ratio, act="gelu")
     text = hf_text_config(config.text_model, config.text_width)
-    return tiny_config(modality, projection_dim=config.text_width, image_size=preset.image_size,
-                       patch_size=preset.patch_size, num_frames=preset.num_frames, tube_size=preset.tube_size,
-                       vision=vision, text=text)
+    checkpoint = tiny_config(modality, projection_dim=config.text_width, image_size=preset.image_size,
+                             patch_size=preset.patch_size, num_frames=preset.num_frames, tube_size=preset.tube_size,
+                             vision=vision, text=text)
+    if not preset.options:
+        return checkpoint
+    options = {**checkpoint.vision.options, **preset.options}
+    return dataclasses.replace(checkpoint, vision=dataclasses.replace(checkpoint.vision, options=options))
 
 
 def fingerprint(modality: str, preset: TowerPreset, config: DemoConfig, data_key: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from languagebind.registry import BUILTIN, ModalitySpec, register_modality
 
-TOKEN_OPTIONS = ("num_groups",)
+TOKEN_OPTIONS = ("num_groups", "point_hidden")
 
 
 def processor_fields(vision: Any) -> dict[str, Any]:

@@ -112,7 +112,7 @@ class PointGroupEmbed(nn.Module):
         if num_groups < 1 or group_size < 1:
             raise ValueError("num_groups and group_size must be positive")
         self.num_groups, self.group_size, self.in_channels = num_groups, group_size, in_channels
-        self.encoder = MiniPointNet(in_channels, width, hidden, 2 * hidden)
+        self.encoder = MiniPointNet(in_channels, width, hidden, 2 * hidden, 2 * hidden)
         self.position = nn.Sequential(nn.Linear(3, position_hidden), nn.GELU(), nn.Linear(position_hidden, width))
         self.class_embedding = nn.Parameter(torch.empty(width).normal_(std=0.02))
         self.class_position = nn.Parameter(torch.empty(width).normal_(std=0.02))
@@ -141,7 +141,8 @@ class PointGroupEmbed(nn.Module):
 class PointTokens(PointGroupEmbed):
     """The point modality's token module, built from its tower config: ``num_channels`` 3 (xyz) or 6 (with
     normals), ``image_size`` ``(1, num_points)``, ``patch_size`` = points per group (k), ``options["num_groups"]``
-    = G (default 128)."""
+    = G (default 128), ``options["point_hidden"]``: the mini-PointNet's first width (default 128; the per-point
+    features are twice that; a small CPU tower such as the demo's uses 32)."""
 
     def __init__(self, cfg: VisionConfig) -> None:
         num_groups = int(cfg.options.get("num_groups", DEFAULT_GROUPS))
@@ -152,4 +153,5 @@ class PointTokens(PointGroupEmbed):
         if cfg.num_channels not in (3, 6):
             raise ConfigError(f"point tower: num_channels must be 3 (xyz) or 6 (xyz + normals), got "
                               f"{cfg.num_channels}")
-        super().__init__(cfg.transformer.width, num_groups, cfg.patch_size, cfg.num_channels)
+        hidden = int(cfg.options.get("point_hidden", 128))
+        super().__init__(cfg.transformer.width, num_groups, cfg.patch_size, cfg.num_channels, hidden)

@@ -1,8 +1,9 @@
 """VIDAL-mini: a built-in, procedurally generated, aligned dataset in the VIDAL-10M formats (no downloads).
 
 Each clip shows 1-3 objects of one category (ball, cube, star, ...) with a colour, size, motion direction and
-speed, rendered as a short video, a still image, depth maps (16-bit PNG, mm), infrared images and a sound track
-timed with the motion, plus VIDAL's multi-view text (title with hashtags, keyframe captions, video, polished and
+speed, rendered as a short video, a still image, depth maps (16-bit PNG, mm), infrared images, a sound track
+timed with the motion, a point cloud sampled on the objects' 3-D surfaces and the 6-axis IMU trace of a sensor
+riding the main object, plus VIDAL's multi-view text (title with hashtags, keyframe captions, video, polished and
 sound captions) written from the ground truth. Everything derives from a seed.
 
     from languagebind.data.synthetic import SyntheticConfig, generate
@@ -24,6 +25,7 @@ from languagebind.data.synthetic.captions import (
     category_names,
     perceived,
     perceives,
+    zero_shot_classes,
     zero_shot_labels,
 )
 from languagebind.data.synthetic.generate import GeneratedDataset, SplitInfo, dataset_description, generate
@@ -49,5 +51,6 @@ __all__ = [
     "generate",
     "perceived",
     "perceives",
+    "zero_shot_classes",
     "zero_shot_labels",
 ]

@@ -11,20 +11,35 @@ query caption names (``attributes_match``).
     'the sound of two stars chiming quickly'
     >>> caption("depth", {"category": "star"})
     'a depth map of a star'
+    >>> caption("imu", {"category": "star", "colour": "red", "direction": "left", "speed": "fast"})
+    'an IMU recording of an object moving left quickly'
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from languagebind.data.synthetic.vocab import CATEGORIES, CATEGORY_BY_NAME, MODALITIES, PERCEIVES
+from languagebind.data.synthetic.vocab import (
+    CATEGORIES,
+    CATEGORY_BY_NAME,
+    COUNTS,
+    DIRECTIONS,
+    MODALITIES,
+    PERCEIVES,
+    SIZES,
+    SPEEDS,
+)
 from languagebind.errors import InputError
 
 COUNT_WORDS = {1: "one", 2: "two", 3: "three"}
 SPEED_ADVERBS = {"slow": "slowly", "fast": "quickly"}
 PREFIXES = {"video": "a video of", "image": "a photo of", "depth": "a depth map of",
-            "thermal": "a thermal image of", "audio": "the sound of"}
+            "thermal": "a thermal image of", "audio": "the sound of", "point": "a point cloud of",
+            "imu": "an IMU recording of"}
+VALUES: dict[str, tuple[Any, ...]] = {"size": SIZES, "count": COUNTS, "direction": DIRECTIONS, "speed": SPEEDS}
+MOVERS = ("video", "imu")  # captions that say "moving <direction> <speed>"
 
 
 def perceived(modality: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -57,7 +72,7 @@ def caption(modality: str, attributes: Mapping[str, Any]) -> str:
     if modality == "audio":
         category = CATEGORY_BY_NAME.get(seen.get("category", ""))
         text += f" {category.verb}" if category else " sounding"
-    elif modality == "video" and ("direction" in seen or "speed" in seen):
+    elif modality in MOVERS and ("direction" in seen or "speed" in seen):
         text += " moving"
     if "direction" in seen:
         text += f" {seen['direction']}"
@@ -76,9 +91,21 @@ def category_names(categories: Iterable[str] | None = None) -> list[str]:
     return list(categories) if categories is not None else [c.name for c in CATEGORIES]
 
 
+def zero_shot_classes(modality: str, categories: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """The classes of ``modality``'s zero-shot task, as attribute sets: one per category for a modality that
+    perceives the category; otherwise every combination of the values it perceives (IMU: direction x speed)."""
+    names = category_names(categories)
+    seen = perceives(modality)
+    if "category" in seen:
+        return [{"category": c} for c in names]
+    values = [VALUES[a] for a in seen]
+    return [dict(zip(seen, combo, strict=True)) for combo in itertools.product(*values)]
+
+
 def zero_shot_labels(modality: str, categories: Iterable[str] | None = None) -> list[str]:
-    """One caption per category naming only the category, e.g. ``"a thermal image of a ring"``."""
-    return [caption(modality, {"category": c}) for c in category_names(categories)]
+    """One caption per zero-shot class (``zero_shot_classes``) naming only its attributes, e.g.
+    ``"a thermal image of a ring"``, ``"an IMU recording of an object moving up slowly"``."""
+    return [caption(modality, c) for c in zero_shot_classes(modality, categories)]
 
 
 def caption_labels(modality: str, metas: Iterable[Mapping[str, Any]]) -> list[str]:

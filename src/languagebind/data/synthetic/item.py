@@ -1,7 +1,8 @@
 """One clip from (config, split, index): scene -> rendered media -> encoded files + record.
 
 Each item draws from its own generators seeded by ``(seed, split, index)`` (independent streams for the scene,
-the sound and the text), so items can be made in any order or process and still be identical.
+the sound, the text, the point cloud and the IMU trace), so items can be made in any order or process and still
+be identical.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import numpy as np
 
 from languagebind.data.synthetic import render
 from languagebind.data.synthetic.captions import captions_for
+from languagebind.data.synthetic.imu import synthesise_imu
 from languagebind.data.synthetic.options import SPLITS, SyntheticConfig
+from languagebind.data.synthetic.points import sample_points
 from languagebind.data.synthetic.scene import sample_scene
 from languagebind.data.synthetic.sound import SAMPLE_RATE, synthesise
 from languagebind.data.synthetic.views import text_views
@@ -51,7 +54,8 @@ def item_id(split: str, index: int) -> str:
 
 def render_item(config: SyntheticConfig, split: str, index: int) -> Item:
     """Render and encode clip ``index`` of ``split``."""
-    scene_seq, sound_seq, text_seq = np.random.SeedSequence([config.seed, SPLITS.index(split), index]).spawn(3)
+    streams = np.random.SeedSequence([config.seed, SPLITS.index(split), index]).spawn(5)
+    scene_seq, sound_seq, text_seq, point_seq, imu_seq = streams
     scene = sample_scene(config.vocabulary(), index, np.random.default_rng(scene_seq),
                          compositional=split == "compositional")
     times = np.arange(config.num_frames) / max(config.num_frames - 1, 1)
@@ -61,11 +65,16 @@ def render_item(config: SyntheticConfig, split: str, index: int) -> Item:
     depth = render.render_depth(scene, fields.frames(keyframes))
     thermal = render.render_thermal(scene, fields.frames(keyframes))
     track = synthesise(scene, config.duration, np.random.default_rng(sound_seq))
+    still_time = float(times[config.still_index()])
+    cloud = sample_points(scene, still_time, np.random.default_rng(point_seq), config.num_points)
+    motion = synthesise_imu(scene, config.duration, np.random.default_rng(imu_seq))
 
     files = {
         "video.mp4": encode.encode_mp4(frames, config.fps, video_settings(config.video_codec)),
         "audio.wav": encode.encode_wav(track, SAMPLE_RATE),
         "image.jpg": encode.encode_jpeg(frames[config.still_index()], config.jpeg_quality),
+        "point.npy": encode.encode_npy(cloud),
+        "imu.npy": encode.encode_npy(motion),
     }
     for k in range(len(keyframes)):
         files[f"depth.{k}.png"] = encode.encode_png16(depth[k], PNG_COMPRESS_LEVEL)

@@ -9,7 +9,7 @@ from typing import Any
 from languagebind.data.synthetic.vocab import CATEGORIES, COLOURS, Vocabulary
 from languagebind.errors import ConfigError
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 SPLITS = ("train", "val", "test", "compositional")
 OFFICIAL_KEYFRAMES = 8  # the official readers use keyframes 0..7
 
@@ -25,6 +25,7 @@ class SyntheticConfig:
         frame_size: side of the square video frames, depth maps, thermal and still images (even, >= 32).
         num_frames: frames per clip; with ``fps`` it sets the clip and audio duration (16 / 8 = 2 s).
         n_keyframes: depth maps, thermal images and keyframe captions per clip, at frames ``k * (F // K)``.
+        num_points: points of each clip's point cloud (sampled on its objects' surfaces, shared between them).
         categories, colours: the vocabulary used (subsets of the built-in ones, in this order).
         shard_size: clips per WebDataset shard.
         official_layout: also lay the media out as the official VIDAL loader expects (hard links).
@@ -41,6 +42,7 @@ class SyntheticConfig:
     num_frames: int = 16
     fps: float = 8.0
     n_keyframes: int = OFFICIAL_KEYFRAMES
+    num_points: int = 1024
     categories: tuple[str, ...] = field(default_factory=lambda: tuple(c.name for c in CATEGORIES))
     colours: tuple[str, ...] = field(default_factory=lambda: tuple(COLOURS))
     shard_size: int = 256
@@ -58,6 +60,8 @@ class SyntheticConfig:
             raise ConfigError(f"frame_size must be even and >= 32, got {self.frame_size}")
         if not 1 <= self.n_keyframes <= self.num_frames:
             raise ConfigError(f"n_keyframes must be in 1..num_frames ({self.num_frames}), got {self.n_keyframes}")
+        if not 32 <= self.num_points <= 100_000:
+            raise ConfigError(f"num_points must be in 32..100000, got {self.num_points}")
         if self.official_layout and self.n_keyframes != OFFICIAL_KEYFRAMES:
             raise ConfigError(f"official_layout needs n_keyframes = {OFFICIAL_KEYFRAMES}, got {self.n_keyframes}")
         if self.fps <= 0 or self.shard_size < 1 or not 1 <= self.jpeg_quality <= 100:

@@ -92,7 +92,7 @@ COUNTS: tuple[int, ...] = (1, 2, 3)
 DIRECTIONS: tuple[str, ...] = ("left", "right", "up", "down")
 SPEEDS: tuple[str, ...] = ("slow", "fast")
 ATTRIBUTES: tuple[str, ...] = ("category", "colour", "size", "count", "direction", "speed")
-MODALITIES: tuple[str, ...] = ("video", "image", "audio", "depth", "thermal")
+MODALITIES: tuple[str, ...] = ("video", "image", "audio", "depth", "thermal", "point", "imu")
 
 # What each modality can perceive; its captions name these attributes and no others.
 PERCEIVES: dict[str, tuple[str, ...]] = {
@@ -101,11 +101,16 @@ PERCEIVES: dict[str, tuple[str, ...]] = {
     "audio": ("category", "count", "speed"),
     "depth": ("category", "size", "count"),
     "thermal": ("category", "size", "count"),
+    # a point cloud is centred and scaled to the unit sphere: its shape shows, its size does not
+    "point": ("category", "count"),
+    # a sensor riding the main object feels how it moves, not what it is or how many ride along
+    "imu": ("direction", "speed"),
 }
 
 # Attributes whose pairing with the category is held out of train/val/test and only appears in the
-# compositional split. ``count`` is perceived by every modality, so every compositional item is compositional
-# for every modality; colour and direction add held-out pairs for the modalities that see them.
+# compositional split. ``count`` is perceived by every modality that sees the category, so every compositional
+# item is compositional for each of them; colour and direction add held-out pairs for the modalities that see
+# them. IMU perceives no category, so no (category, value) pair is new to it.
 HELD_OUT_ATTRIBUTES: tuple[str, ...] = ("count", "colour", "direction")
 
 

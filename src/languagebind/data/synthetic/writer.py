@@ -7,6 +7,7 @@ Split directory layout (paths in the manifest are relative to it)::
     shards/shard-000000.tar ...         our WebDataset shards (<id>.video.mp4, <id>.depth.0.png, <id>.json ...)
     vidal.json                          official annotation {id: {folder, mplug, polish_mplug, ofa, ...}}
     video/<id>.mp4  audio/<id>.wav  image/<id>.jpg  depth/<id>_<k>.png  thermal/<id>_<k>.jpg
+    point/<id>.npy  imu/<id>.npy        (the official layout has neither: VIDAL-10M has no such modality)
     official/vidal_mini_resize256_skip15/<id>.mp4         (official_layout only: hard links into the above)
     official/vidal_mini/<id>.wav
     official/vidal_mini/<id>_depth_f8glpn_folder/<k>.png
