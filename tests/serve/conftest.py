@@ -1,0 +1,108 @@
+"""A tiny searchable collection for the service tests: tiny random towers, small media files, and an index.
+
+The collection: 8 solid-colour PNG images with captions, 4 WAV tones, 3 16-bit depth maps, each embedded by its
+tower; every file lives under one folder, and the index keeps each item's path and caption.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from languagebind.api import LanguageBind
+from languagebind.model.presets import tiny_config
+from languagebind.processing.encode import encode_png16, encode_wav
+from languagebind.serve import ServeConfig, Service, create_app
+from tests.serve.store import build_store, open_store
+
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), "yellow": (230, 220, 40),
+           "purple": (140, 40, 180), "orange": (240, 140, 20), "white": (245, 245, 245), "black": (10, 10, 10)}
+TOKEN = "test-token-123456"
+
+
+@dataclass
+class Collection:
+    root: Path
+    images: list[Path]
+    audio: list[Path]
+    depth: list[Path]
+    index: Path
+
+
+def png_bytes(rgb: tuple[int, int, int], size: int = 24) -> bytes:
+    buffer = io.BytesIO()
+    pixels = np.zeros((size, size, 3), np.uint8) + np.array(rgb, np.uint8)
+    pixels[size // 3: 2 * size // 3, size // 3: 2 * size // 3] //= 2  # a darker square in the middle
+    Image.fromarray(pixels).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def wav_bytes(freq: float, seconds: float = 1.0, rate: int = 16000) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    return encode_wav(0.5 * np.sin(2 * np.pi * freq * t), rate)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def make_files(root: Path) -> tuple[list[Path], list[Path], list[Path]]:
+    images, audio, depth = [], [], []
+    for name, rgb in COLOURS.items():
+        path = root / "images" / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png_bytes(rgb))
+        images.append(path)
+    for i, freq in enumerate((220.0, 440.0, 880.0, 1760.0)):
+        path = root / "audio" / f"tone{i}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(wav_bytes(freq))
+        audio.append(path)
+    for i in range(3):
+        path = root / "depth" / f"depth{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ramp = np.linspace(500 + 1000 * i, 4000 + 1000 * i, 32 * 32).reshape(32, 32).astype(np.uint16)
+        path.write_bytes(encode_png16(ramp, 1))
+        depth.append(path)
+    return images, audio, depth
+
+
+@pytest.fixture(scope="session")
+def tiny_towers() -> LanguageBind:
+    configs = {m: tiny_config(m) for m in ("image", "audio", "depth")}
+    return LanguageBind.from_config(configs, seed=0)
+
+
+@pytest.fixture(scope="session")
+def collection(tmp_path_factory: pytest.TempPathFactory, tiny_towers: LanguageBind) -> Collection:
+    root = tmp_path_factory.mktemp("serve-collection")
+    images, audio, depth = make_files(root / "media")
+    captions = {"image": [f"a {p.stem} square" for p in images], "audio": [f"a tone {p.stem}" for p in audio],
+                "depth": [f"a depth ramp {p.stem}" for p in depth]}
+    files = {"image": images, "audio": audio, "depth": depth}
+    embeddings = {m: tiny_towers.encode(m, paths).numpy() for m, paths in files.items()}
+    index = build_store(root / "index", embeddings, files, captions)
+    return Collection(root / "media", images, audio, depth, index)
+
+
+def make_client(model: LanguageBind, collection: Collection, **overrides: object) -> Iterator[TestClient]:
+    settings = {"rate_limit": 0.0, **overrides}
+    store = open_store(collection.index)
+    service = Service(model, store, ServeConfig(**settings))
+    with TestClient(create_app(service), raise_server_exceptions=False) as client:
+        client.service = service
+        yield client
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def client(tiny_towers: LanguageBind, collection: Collection) -> Iterator[TestClient]:
+    yield from make_client(tiny_towers, collection)
