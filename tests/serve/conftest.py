@@ -1,7 +1,7 @@
 """A tiny searchable collection for the service tests: tiny random towers, small media files, and an index.
 
-The collection: 8 solid-colour PNG images with captions, 4 WAV tones, 3 16-bit depth maps, each embedded by its
-tower; every file lives under one folder, and the index keeps each item's path and caption.
+The collection: 8 solid-colour PNG images with captions, 4 WAV tones, 3 16-bit depth maps, and the sample thermal
+images and videos of tests/fixtures, each embedded by its tower; the index keeps each item's path and caption.
 """
 
 from __future__ import annotations
@@ -28,12 +28,17 @@ COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), 
 TOKEN = "test-token-123456"
 
 
+MODALITIES = ("image", "audio", "depth", "thermal", "video")
+
+
 @dataclass
 class Collection:
     root: Path
     images: list[Path]
     audio: list[Path]
     depth: list[Path]
+    thermal: list[Path]
+    video: list[Path]
     index: Path
 
 
@@ -77,20 +82,23 @@ def make_files(root: Path) -> tuple[list[Path], list[Path], list[Path]]:
 
 @pytest.fixture(scope="session")
 def tiny_towers() -> LanguageBind:
-    configs = {m: tiny_config(m) for m in ("image", "audio", "depth")}
+    configs = {m: tiny_config(m) for m in MODALITIES}
     return LanguageBind.from_config(configs, seed=0)
 
 
 @pytest.fixture(scope="session")
-def collection(tmp_path_factory: pytest.TempPathFactory, tiny_towers: LanguageBind) -> Collection:
+def collection(tmp_path_factory: pytest.TempPathFactory, tiny_towers: LanguageBind, assets: Path) -> Collection:
     root = tmp_path_factory.mktemp("serve-collection")
     images, audio, depth = make_files(root / "media")
+    thermal, video = sorted((assets / "thermal").glob("*.jpg")), sorted((assets / "video").glob("*.mp4"))
     captions = {"image": [f"a {p.stem} square" for p in images], "audio": [f"a tone {p.stem}" for p in audio],
-                "depth": [f"a depth ramp {p.stem}" for p in depth]}
-    files = {"image": images, "audio": audio, "depth": depth}
+                "depth": [f"a depth ramp {p.stem}" for p in depth],
+                "thermal": [f"thermal sample {p.stem}" for p in thermal],
+                "video": [f"video sample {p.stem}" for p in video]}
+    files = {"image": images, "audio": audio, "depth": depth, "thermal": thermal, "video": video}
     embeddings = {m: tiny_towers.encode(m, paths).numpy() for m, paths in files.items()}
     index = build_store(root / "index", embeddings, files, captions)
-    return Collection(root / "media", images, audio, depth, index)
+    return Collection(root / "media", images, audio, depth, thermal, video, index)
 
 
 def make_client(model: LanguageBind, collection: Collection, **overrides: object) -> Iterator[TestClient]:

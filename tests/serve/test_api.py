@@ -18,9 +18,10 @@ def test_text_query_ranks_every_index(client) -> None:
     answer = client.post("/search", json={"text": "a red square", "k": 3})
     assert answer.status_code == 200, answer.text
     results = answer.json()["results"]
-    assert set(results) == {"image", "audio", "depth"}
+    assert set(results) == {"image", "audio", "depth", "thermal", "video"}
     for modality, hits in results.items():
-        assert len(hits) == 3 and all(h["modality"] == modality for h in hits)
+        assert len(hits) == min(3, client.service.store.count(modality))
+        assert all(h["modality"] == modality for h in hits)
         scores = [h["score"] for h in hits]
         assert scores == sorted(scores, reverse=True)
         assert all(h["metadata"]["id"] == h["id"] and "caption" in h["metadata"] for h in hits)
@@ -102,8 +103,9 @@ def test_metadata_indices_health_metrics(client) -> None:
     assert [m["id"] for m in metas] == ["image:1", "audio:0", "image:999"]
     assert metas[0]["metadata"]["caption"] == "a green square" and metas[2]["metadata"] is None
     info = client.get("/indices").json()
-    assert info["dim"] == 32 and info["towers"] == ["text", "image", "audio", "depth"]
-    assert {m: v["count"] for m, v in info["indices"].items()} == {"image": 8, "audio": 4, "depth": 3}
+    assert info["dim"] == 32 and info["towers"] == ["text", "image", "audio", "depth", "thermal", "video"]
+    assert {m: v["count"] for m, v in info["indices"].items()} == {"image": 8, "audio": 4, "depth": 3, "thermal": 2,
+                                                                   "video": 2}
     assert info["indices"]["depth"]["kind"] == "depth"
     health = client.get("/healthz")
     assert health.status_code == 200 and health.json()["live"] and health.json()["ready"]
@@ -115,7 +117,8 @@ def test_metadata_indices_health_metrics(client) -> None:
 
 
 @pytest.mark.parametrize(("item", "media_type"), [("image:0", "image/jpeg"), ("audio:1", "audio/wav"),
-                                                  ("depth:2", "image/png")])
+                                                  ("depth:2", "image/png"), ("thermal:0", "image/png"),
+                                                  ("video:1", "image/jpeg")])
 def test_previews_by_id(client, item: str, media_type: str) -> None:
     answer = client.get("/preview", params={"id": item})
     assert answer.status_code == 200, answer.text

@@ -89,6 +89,10 @@ def npy_shape(data: bytes) -> tuple[int, ...]:
     return tuple(shape)
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def _preprocess_one(model: LanguageBind, modality: str, path: Path) -> torch.Tensor:
     return model.preprocess(modality, [path])[0]
 
@@ -127,7 +131,7 @@ class Decoder:
         kind = sniff(data)
         tower = DEFAULT_TOWER.get(FAMILY.get(kind or "", ""), "")
         if tower not in self.processors:
-            what = f"a {FAMILY[kind]} file ({kind})" if kind else "a file of unknown type"
+            what = f"{_article(FAMILY[kind])} {FAMILY[kind]} file ({kind})" if kind else "a file of unknown type"
             raise ApiError(400, f"cannot tell which tower reads {what}; name it with 'modality' "
                                 f"(loaded: {', '.join(self.processors)})")
         return tower
@@ -140,7 +144,7 @@ class Decoder:
         family = FAMILY.get(kind or "")
         accepted = ACCEPTS.get(modality)
         if accepted is not None and family not in accepted:
-            what = f"a {family} file ({kind})" if family else "not a known media file"
+            what = f"{_article(family)} {family} file ({kind})" if family else "not a known media file"
             raise ApiError(415, f"the {modality} upload is {what}; the {modality} tower reads "
                                 f"{' or '.join(sorted(accepted))} files")
         if kind == "npy":
