@@ -90,19 +90,26 @@ def tiny_towers() -> LanguageBind:
 def collection(tmp_path_factory: pytest.TempPathFactory, tiny_towers: LanguageBind, assets: Path) -> Collection:
     root = tmp_path_factory.mktemp("serve-collection")
     images, audio, depth = make_files(root / "media")
-    thermal, video = sorted((assets / "thermal").glob("*.jpg")), sorted((assets / "video").glob("*.mp4"))
+    thermal, video = [], []
+    for kind, found in (("thermal", thermal), ("video", video)):
+        for source in sorted((assets / kind).iterdir()):
+            target = root / "media" / kind / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
+            found.append(target)
     captions = {"image": [f"a {p.stem} square" for p in images], "audio": [f"a tone {p.stem}" for p in audio],
                 "depth": [f"a depth ramp {p.stem}" for p in depth],
                 "thermal": [f"thermal sample {p.stem}" for p in thermal],
                 "video": [f"video sample {p.stem}" for p in video]}
     files = {"image": images, "audio": audio, "depth": depth, "thermal": thermal, "video": video}
     embeddings = {m: tiny_towers.encode(m, paths).numpy() for m, paths in files.items()}
-    index = build_store(root / "index", embeddings, files, captions)
+    relative = {m: [p.relative_to(root / "media").as_posix() for p in paths] for m, paths in files.items()}
+    index = build_store(root / "index", embeddings, relative, captions)
     return Collection(root / "media", images, audio, depth, thermal, video, index)
 
 
 def make_client(model: LanguageBind, collection: Collection, **overrides: object) -> Iterator[TestClient]:
-    settings = {"rate_limit": 0.0, **overrides}
+    settings = {"rate_limit": 0.0, "media_roots": (str(collection.root),), **overrides}
     store = open_store(collection.index)
     service = Service(model, store, ServeConfig(**settings))
     with TestClient(create_app(service), raise_server_exceptions=False) as client:

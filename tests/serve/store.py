@@ -15,8 +15,9 @@ from languagebind.errors import InputError
 _ID = re.compile(r"([a-z][a-z0-9_]{0,31}):(0|[1-9][0-9]{0,11})")
 
 
-def build_store(out: Path, embeddings: dict[str, np.ndarray], files: dict[str, list[Path]],
+def build_store(out: Path, embeddings: dict[str, np.ndarray], files: dict[str, list[str]],
                 captions: dict[str, list[str]]) -> Path:
+    """``files``: each item's path as the index records it (relative to the collection root)."""
     out.mkdir(parents=True, exist_ok=True)
     for m, emb in embeddings.items():
         np.save(out / f"{m}.npy", emb.astype(np.float32))

@@ -99,7 +99,8 @@ def test_timed_out_requests_are_skipped() -> None:
 
 def test_service_answers_503_when_full_and_504_when_slow(tiny_towers, collection) -> None:
     async def main() -> None:
-        config = ServeConfig(rate_limit=0.0, max_batch=1, queue_size=1, request_timeout=0.5)
+        config = ServeConfig(rate_limit=0.0, max_batch=1, queue_size=1, request_timeout=0.5,
+                             media_roots=(str(collection.root),))
         service = Service(tiny_towers, open_store(collection.index), config)
         gate = threading.Event()
         real = service._run_batch

@@ -196,3 +196,14 @@ def test_url_fetch_only_from_allowed_hosts_with_caps(tiny_towers, collection, lo
         assert_clean_error(client.post("/search", json={"url": f"file://{loopback_files}/etc/passwd"}), 400,
                            "http")
         still_serves(client)
+
+
+def test_index_paths_never_leave_the_media_root(client, collection) -> None:
+    service = client.service
+    secret = collection.root.parent / "secret.png"
+    secret.write_bytes(png_bytes((1, 2, 3)))
+    assert service.item_path({"path": "images/red.png"}) == (collection.root / "images" / "red.png").resolve()
+    for escaping in ("../secret.png", "images/../../secret.png", "images/../../../../../../etc/passwd"):
+        assert service.item_path({"path": escaping}) is None, escaping
+    assert service.item_path({"path": "images/missing.png"}) is None
+    assert service.item_path({}) is None

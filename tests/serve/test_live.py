@@ -65,7 +65,8 @@ def stop_server(live: Live) -> None:
 
 @pytest.fixture(scope="module")
 def live(tiny_towers, collection) -> Iterator[Live]:
-    service = Service(tiny_towers, open_store(collection.index), ServeConfig(rate_limit=0.0))
+    config = ServeConfig(rate_limit=0.0, media_roots=(str(collection.root),))
+    service = Service(tiny_towers, open_store(collection.index), config)
     running = start_server(service)
     yield running
     stop_server(running)
@@ -174,7 +175,8 @@ def test_web_page_text_and_file_queries_in_chromium(live: Live, collection, tmp_
 
 
 def test_graceful_shutdown_finishes_the_request_in_flight(tiny_towers, collection) -> None:
-    service = Service(tiny_towers, open_store(collection.index), ServeConfig(rate_limit=0.0, max_batch=1))
+    config = ServeConfig(rate_limit=0.0, max_batch=1, media_roots=(str(collection.root),))
+    service = Service(tiny_towers, open_store(collection.index), config)
     gate = threading.Event()
     real = service._run_batch
 

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-url-host", action="append", default=[], metavar="HOST",
                         help="host (or host:port) that image_url / url queries may fetch from (repeat; "
                              "default: no server-side URL fetch)")
+    parser.add_argument("--media-root", action="append", default=[], metavar="DIR",
+                        help="folder the index's item paths are relative to (the collection's root; repeat): "
+                             "previews on the page and search-by-result read files only under it")
     parser.add_argument("--max-wait-ms", type=float, default=5.0,
                         help="micro-batching: wait this long for more requests (default 5; --batch-size is the "
                              "largest batch, 1 turns batching off)")
@@ -63,6 +66,7 @@ def build_config(args: argparse.Namespace) -> ServeConfig:
     return ServeConfig(
         host=args.host, port=args.port, token=args.token or os.environ.get(TOKEN_ENV) or None,
         cors_origins=tuple(args.cors_origin), allow_url_hosts=tuple(args.allow_url_host),
+        media_roots=tuple(str(Path(d).resolve()) for d in args.media_root),
         max_request_bytes=int(args.max_request_mb * 1024 * 1024), max_k=args.max_k,
         request_timeout=args.request_timeout, rate_limit=args.rate_limit, rate_burst=args.rate_burst,
         max_batch=args.batch_size, max_wait_ms=args.max_wait_ms, queue_size=args.queue_size)

@@ -37,6 +37,8 @@ class ServeConfig:
         decode_threads: threads decoding uploads while the model computes.
         url_timeout: seconds for one URL fetch (connect + read), when URL fetch is allowed.
         preview_size: longest side of preview thumbnails; preview_seconds: length of audio previews.
+        media_roots: folders the index's relative item paths are found under (previews, search by item); a
+            path that resolves outside its root is never read.
     """
 
     host: str = "127.0.0.1"
@@ -63,6 +65,7 @@ class ServeConfig:
     url_timeout: float = 10.0
     preview_size: int = 256
     preview_seconds: float = 10.0
+    media_roots: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         positive = {"max_request_bytes": self.max_request_bytes, "max_image_pixels": self.max_image_pixels,

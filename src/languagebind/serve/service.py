@@ -311,16 +311,21 @@ class Service:
             out["name"] = Path(str(row["path"])).name
         return out
 
-    @staticmethod
-    def item_path(row: Mapping[str, Any]) -> Path | None:
-        """Where the index says the item's file is (its ``path``, relative ones under its ``source``)."""
+    def item_path(self, row: Mapping[str, Any]) -> Path | None:
+        """Where the item's file is: the index's ``path``, a relative one under one of the media roots (and never
+        outside it); ``None`` when there is no such file."""
         raw = row.get("path")
         if not raw:
             return None
         path = Path(str(raw))
-        if not path.is_absolute() and row.get("source"):
-            path = Path(str(row["source"])) / path
-        return path if path.is_absolute() and path.is_file() else None
+        if path.is_absolute():
+            return path if path.is_file() else None
+        for root in self.config.media_roots:
+            base = Path(root).resolve()
+            candidate = (base / path).resolve()
+            if candidate.is_relative_to(base) and candidate.is_file():
+                return candidate
+        return None
 
     async def preview(self, item_id: str) -> Preview:
         meta = await self.metadata_of(item_id)
