@@ -44,6 +44,8 @@ CASES: dict[str, tuple[Callable[[TestClient], object], int | tuple[int, ...], st
                                         headers={"content-type": "application/json"}), 413, "larger than"),
     "oversized upload": (lambda c: c.post("/search", files={"file": ("big.png", b"\x89PNG" + b"0" * 70_000)}),
                          413, "larger than"),
+    "oversized chunked body": (lambda c: c.post("/search", content=iter([b'{"text": "', b"a" * 70_000, b'"}']),
+                                                headers={"content-type": "application/json"}), 413, "larger than"),
     "bad json": (lambda c: c.post("/search", content=b'{"text": "a", ', headers={"content-type": "application/json"}),
                  400, "invalid json"),
     "json not an object": (lambda c: c.post("/search", json=["a"]), 422, "object"),
@@ -146,6 +148,12 @@ def test_cors_off_by_default_and_on_when_asked(client, tiny_towers, collection) 
         assert answer.headers["access-control-allow-origin"] == "http://elsewhere.example"
         assert "access-control-allow-origin" not in allowed.get("/indices", headers={
             "Origin": "http://other.example"}).headers
+    for guarded in make_client(tiny_towers, collection, cors_origins=("http://elsewhere.example",), token=TOKEN):
+        preflight = guarded.options("/search", headers={**origin, "Access-Control-Request-Method": "POST",
+                                                        "Access-Control-Request-Headers": "authorization"})
+        assert preflight.status_code == 200, preflight.text
+        assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+        assert guarded.post("/search", json=NORMAL, headers=origin).status_code == 401
 
 
 class _Files(http.server.BaseHTTPRequestHandler):

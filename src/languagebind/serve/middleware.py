@@ -90,7 +90,8 @@ class ServiceMiddleware:
                 retry = str(max(1, math.ceil(wait)))
                 return "rate_limited", error_response(429, f"too many requests from this client; retry in "
                                                            f"{wait:.2f} s", {"Retry-After": retry})
-        if self.token is not None and not (scope["method"] == "GET" and path in self.open_paths):
+        open_request = (scope["method"] == "GET" and path in self.open_paths) or scope["method"] == "OPTIONS"
+        if self.token is not None and not open_request:  # CORS preflights carry no credentials
             given = headers.get(b"authorization", b"")
             scheme, _, value = given.partition(b" ")
             if scheme.lower() != b"bearer" or not value.strip():
