@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +107,19 @@ def collection(tmp_path_factory: pytest.TempPathFactory, tiny_towers: LanguageBi
     relative = {m: [p.relative_to(root / "media").as_posix() for p in paths] for m, paths in files.items()}
     index = build_store(root / "index", embeddings, relative, captions)
     return Collection(root / "media", images, audio, depth, thermal, video, index)
+
+
+def gate_model(service: Service) -> threading.Event:
+    """Hold every forward pass of ``service`` until the returned event is set (a slow model, for queue tests)."""
+    gate = threading.Event()
+    real = service._run_batch
+
+    def slow(modality: str, payloads: list) -> np.ndarray:
+        gate.wait(10)
+        return real(modality, payloads)
+
+    service.batcher.run_batch = slow
+    return gate
 
 
 def make_client(model: LanguageBind, collection: Collection, **overrides: object) -> Iterator[TestClient]:

@@ -14,6 +14,7 @@ import pytest
 from languagebind.serve import ServeConfig, Service, create_app
 from languagebind.serve.batcher import MicroBatcher, Overloaded
 from languagebind.serve.metrics import Metrics
+from tests.serve.conftest import gate_model
 from tests.serve.store import open_store
 
 
@@ -102,14 +103,7 @@ def test_service_answers_503_when_full_and_504_when_slow(tiny_towers, collection
         config = ServeConfig(rate_limit=0.0, max_batch=1, queue_size=1, request_timeout=0.5,
                              media_roots=(str(collection.root),))
         service = Service(tiny_towers, open_store(collection.index), config)
-        gate = threading.Event()
-        real = service._run_batch
-
-        def slow(modality: str, payloads: list) -> np.ndarray:
-            gate.wait(10)
-            return real(modality, payloads)
-
-        service.batcher.run_batch = slow
+        gate = gate_model(service)
         await service.start()
         transport = httpx.ASGITransport(app=create_app(service))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -15,11 +15,11 @@ from pathlib import Path
 from types import ModuleType
 
 import httpx
-import numpy as np
 import pytest
 import uvicorn
 
 from languagebind.serve import ServeConfig, Service, create_app
+from tests.serve.conftest import gate_model
 from tests.serve.store import open_store
 
 # Chromium headless in a container, as root and offline: no sandbox, no GPU, nothing fetched in the background
@@ -177,14 +177,7 @@ def test_web_page_text_and_file_queries_in_chromium(live: Live, collection, tmp_
 def test_graceful_shutdown_finishes_the_request_in_flight(tiny_towers, collection) -> None:
     config = ServeConfig(rate_limit=0.0, max_batch=1, media_roots=(str(collection.root),))
     service = Service(tiny_towers, open_store(collection.index), config)
-    gate = threading.Event()
-    real = service._run_batch
-
-    def slow(modality: str, payloads: list) -> np.ndarray:
-        gate.wait(10)
-        return real(modality, payloads)
-
-    service.batcher.run_batch = slow
+    gate = gate_model(service)
     live = start_server(service)
     answers: list[httpx.Response] = []
     request = threading.Thread(target=lambda: answers.append(httpx.post(

@@ -41,10 +41,8 @@ SOURCES = ("text", "data", "file", "url", "embedding", "id")
 PRIVATE_FIELDS = ("path", "source")  # where the item lives on the server: not shown to clients
 
 
-class Part(BaseModel):
-    """One input of a query: exactly one of ``text``, ``data`` (base64 file), ``file`` (multipart field name),
-    ``url`` (allowed hosts only), ``embedding`` or ``id`` (an indexed item); ``modality``: the tower for a file
-    (default: from the file's type); ``weight`` in the weighted sum (negative subtracts)."""
+class _Input(BaseModel):
+    """The fields naming one input (see ``Part``); also accepted at the top level of a request."""
 
     model_config = ConfigDict(extra="forbid")
     text: str | None = None
@@ -54,6 +52,23 @@ class Part(BaseModel):
     embedding: list[float] | None = None
     id: str | None = None
     modality: str | None = None
+
+    def single(self) -> list[Part] | None:
+        """The top-level input as a one-part query (``None`` when none is given)."""
+        given = self.model_dump(include={*SOURCES, "modality"}, exclude_none=True)
+        if not given:
+            return None
+        try:
+            return [Part(**given)]
+        except ValueError as err:
+            raise ApiError(422, scrub(str(err).splitlines()[-1] if str(err) else "invalid input")) from None
+
+
+class Part(_Input):
+    """One input of a query: exactly one of ``text``, ``data`` (base64 file), ``file`` (multipart field name),
+    ``url`` (allowed hosts only), ``embedding`` or ``id`` (an indexed item); ``modality``: the tower for a file
+    (default: from the file's type); ``weight`` in the weighted sum (negative subtracts)."""
+
     weight: float = 1.0
 
     @model_validator(mode="after")
@@ -70,52 +85,33 @@ class Part(BaseModel):
         return next(name for name in SOURCES if getattr(self, name) is not None)
 
 
-class SearchRequest(BaseModel):
+def _parts(single: list[Part] | None, several: list[Part] | None, name: str) -> list[Part]:
+    if several is not None and single is not None:
+        raise ApiError(422, f"give either '{name}' (a list of inputs) or one input at top level, not both")
+    if several is None and single is None:
+        raise ApiError(422, f"nothing to search with: give one of {', '.join(SOURCES)}, or '{name}'")
+    return several if several is not None else single
+
+
+class SearchRequest(_Input):
     """``POST /search``: one input (the ``Part`` fields at top level) or ``query``: several, weighted."""
 
-    model_config = ConfigDict(extra="forbid")
-    text: str | None = None
-    data: str | None = None
-    file: str | None = None
-    url: str | None = None
-    embedding: list[float] | None = None
-    id: str | None = None
-    modality: str | None = None
     query: list[Part] | None = None
     target_modalities: list[str] | None = None
     k: int = 10
     filters: dict[str, Any] | None = None
 
     def parts(self) -> list[Part]:
-        single = {name: getattr(self, name) for name in (*SOURCES, "modality") if getattr(self, name) is not None}
-        if self.query is not None and single:
-            raise ApiError(422, "give either 'query' (a list of inputs) or one input at top level, not both")
-        if self.query is not None:
-            return self.query
-        if not single:
-            raise ApiError(422, f"nothing to search with: give one of {', '.join(SOURCES)}, or 'query'")
-        try:
-            return [Part(**single)]
-        except ValueError as err:
-            raise ApiError(422, scrub(str(err).splitlines()[-1] if str(err) else "invalid input")) from None
+        return _parts(self.single(), self.query, "query")
 
 
-class EmbedRequest(BaseModel):
+class EmbedRequest(_Input):
     """``POST /embed``: ``inputs`` (or one input at top level) -> one embedding each."""
 
-    model_config = ConfigDict(extra="forbid")
     inputs: list[Part] | None = None
-    text: str | None = None
-    data: str | None = None
-    file: str | None = None
-    url: str | None = None
-    embedding: list[float] | None = None
-    id: str | None = None
-    modality: str | None = None
 
     def parts(self) -> list[Part]:
-        return SearchRequest(**self.model_dump(exclude={"inputs"}, exclude_none=True),
-                             query=self.inputs).parts()
+        return _parts(self.single(), self.inputs, "inputs")
 
 
 class MetadataRequest(BaseModel):
@@ -368,11 +364,17 @@ def _reason(err: InputError) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """numpy / bytes values -> JSON-ready Python values."""
+    """numpy / bytes values (also inside lists and dicts) -> JSON-ready Python values."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
