@@ -21,9 +21,11 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--index", required=True, type=Path, help="index directory (languagebind index build)")
+    parser.add_argument("--index", required=True,
+                        help="index directory (languagebind index build); with --backend qdrant the Qdrant server "
+                             "URL or embedded-mode directory")
     parser.add_argument("--backend", default="faiss", help="index backend: faiss (default) or qdrant")
-    parser.add_argument("--url", default=None, help="Qdrant server URL (with --backend qdrant)")
+    parser.add_argument("--collection", default=None, help="Qdrant collection (with --backend qdrant)")
     add_model_arguments(parser)
     parser.set_defaults(batch_size=16)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if not _loopback(config.host) and config.token is None:
         print(f"languagebind serve: warning: binding {config.host} without --token: anyone who can reach this "
               "address can query the index", file=sys.stderr)
-    options = {"url": args.url} if args.url else {}
+    options = {"collection": args.collection} if args.collection else {}
     store = open_index(args.index, backend=args.backend, **options)
     model = load_model(args)
     service = Service(model, store, config)
