@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "pretrained": RUNTIME - {"pretrained"},
     "api": RUNTIME,
     "data": LEAVES | {"processing"},
-    "index": LEAVES,
+    "index": LEAVES | {"collection"},
     "collection": RUNTIME | {"api", "data"},
     "evaluation": RUNTIME | {"api", "data", "index"},
     "train": RUNTIME | {"data", "evaluation"},
