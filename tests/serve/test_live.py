@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from languagebind.serve import ServeConfig, Service, create_app
-from tests.serve.conftest import gate_model
+from tests.serve.conftest import TOKEN, gate_model
 from tests.serve.store import open_store
 
 # Chromium headless in a container, as root and offline: no sandbox, no GPU, nothing fetched in the background
@@ -191,3 +191,30 @@ def test_graceful_shutdown_finishes_the_request_in_flight(tiny_towers, collectio
     stop_server(live)
     assert answers and answers[0].status_code == 200, answers
     assert not service.ready and not service.batcher.accepting
+
+
+def test_web_page_asks_for_the_token_and_then_searches(tiny_towers, collection, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    config = ServeConfig(rate_limit=0.0, token=TOKEN, media_roots=(str(collection.root),))
+    live = start_server(Service(tiny_towers, open_store(collection.index), config))
+    try:
+        with sync_playwright() as p:
+            context = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=chromium(),
+                                                           args=HEADLESS, headless=True)
+            try:
+                page = context.new_page()
+                page.goto(live.url + "/")
+                expect(page.locator("#token-box")).to_be_visible(timeout=20_000)  # /indices answered 401
+                page.fill("#token", TOKEN)
+                page.click("#token-save")
+                page.wait_for_selector("body[data-state=ready]", timeout=20_000)
+                page.fill("#text", "a tone")
+                page.click("#go")
+                page.wait_for_selector("body[data-searches='1']", timeout=20_000)
+                expect(page.locator("section[data-modality=audio] audio.preview")).to_have_count(4, timeout=20_000)
+                assert not page.locator("#error").inner_text()
+            finally:
+                context.close()
+    finally:
+        stop_server(live)
