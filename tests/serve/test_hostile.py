@@ -215,3 +215,20 @@ def test_index_paths_never_leave_the_media_root(client, collection) -> None:
         assert service.item_path({"path": escaping}) is None, escaping
     assert service.item_path({"path": "images/missing.png"}) is None
     assert service.item_path({}) is None
+
+
+def test_decoded_size_caps(tiny_towers, collection) -> None:
+    import io
+
+    import numpy as np
+
+    array = io.BytesIO()
+    np.save(array, np.ones((40, 40), np.float32))
+    wav = wav_bytes(440.0, seconds=3.0)
+    for client in make_client(tiny_towers, collection, max_image_pixels=1000, max_audio_seconds=2.0):
+        assert_clean_error(client.post("/search", json={"data": b64(array.getvalue()), "modality": "depth"}), 413,
+                           "1600 values")
+        assert_clean_error(client.post("/search", json={"data": b64(png_bytes((9, 9, 9), size=40)),
+                                                        "modality": "image"}), 400, "too large")
+        assert_clean_error(client.post("/search", json={"data": b64(wav), "modality": "audio"}), 400, "audio too long")
+        still_serves(client)
