@@ -18,6 +18,15 @@ from tests.serve.conftest import gate_model
 from tests.serve.store import open_store
 
 
+async def until_computing(batcher: MicroBatcher, modality: str, items: int = 1) -> None:
+    """Wait (at most 10 s) until ``items`` of ``modality`` are inside a forward pass."""
+    for _ in range(1000):
+        if batcher.computing(modality) == items:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the forward pass did not start")
+
+
 class Recorder:
     """A stand-in forward pass: row i of the answer is ``payload_i * [1, 1]``; records batch sizes."""
 
@@ -65,7 +74,7 @@ def test_full_queue_refuses_and_stop_finishes_queued_work() -> None:
         gate = threading.Event()
         batcher = MicroBatcher(Recorder(gate=gate), max_batch=1, max_wait=0.0, queue_size=2)
         first = asyncio.ensure_future(batcher.submit("audio", 1.0))
-        await asyncio.sleep(0.05)  # taken by the worker, blocked in the forward pass
+        await until_computing(batcher, "audio")  # taken by the worker, blocked in the forward pass
         queued = [asyncio.ensure_future(batcher.submit("audio", v)) for v in (2.0, 3.0)]
         await asyncio.sleep(0.01)
         with pytest.raises(Overloaded, match="queue is full"):
@@ -86,7 +95,7 @@ def test_timed_out_requests_are_skipped() -> None:
         recorder = Recorder(gate=gate)
         batcher = MicroBatcher(recorder, max_batch=8, max_wait=0.0, queue_size=8)
         blocker = asyncio.ensure_future(batcher.submit("image", 0.0))
-        await asyncio.sleep(0.05)
+        await until_computing(batcher, "image")
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(batcher.submit("image", 1.0), 0.05)
         alive = asyncio.ensure_future(batcher.submit("image", 2.0))

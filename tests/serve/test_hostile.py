@@ -128,7 +128,7 @@ def test_token_from_environment(monkeypatch) -> None:
 
 
 def test_flood_past_rate_limit(tiny_towers, collection) -> None:
-    for client in make_client(tiny_towers, collection, rate_limit=5.0, rate_burst=5):
+    for client in make_client(tiny_towers, collection, rate_limit=1.0, rate_burst=5):
         answers = [client.get("/indices") for _ in range(12)]
         codes = [a.status_code for a in answers]
         assert codes[:5] == [200] * 5 and 429 in codes, codes
@@ -136,7 +136,7 @@ def test_flood_past_rate_limit(tiny_towers, collection) -> None:
         assert_clean_error(limited, 429, "too many requests")
         assert int(limited.headers["retry-after"]) >= 1
         assert client.get("/healthz").status_code == 200  # probes are not limited
-        time.sleep(0.25)  # one token back at 5 per second
+        time.sleep(1.05)  # one token back at 1 per second
         still_serves(client)
 
 

@@ -183,7 +183,9 @@ def test_graceful_shutdown_finishes_the_request_in_flight(tiny_towers, collectio
     request = threading.Thread(target=lambda: answers.append(httpx.post(
         f"{live.url}/search", json={"text": "a", "target_modalities": ["image"], "k": 1}, timeout=30)))
     request.start()
-    time.sleep(0.3)  # the request is waiting in the forward pass
+    deadline = time.monotonic() + 10
+    while service.batcher.computing("text") != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the request is waiting in the forward pass
     live.server.should_exit = True
     time.sleep(0.3)
     gate.set()

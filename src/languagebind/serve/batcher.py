@@ -50,6 +50,10 @@ class MicroBatcher:
     def accepting(self) -> bool:
         return self._accepting
 
+    def computing(self, modality: str) -> int:
+        """Items of ``modality`` inside the forward pass now."""
+        return self._busy.get(modality, 0)
+
     def depth(self, modality: str) -> int:
         """Items waiting or being computed for ``modality``."""
         queue = self._queues.get(modality)
