@@ -6,7 +6,7 @@ The rule (what autofaiss does, written out here because autofaiss pins ``numpy<2
 2. else when an HNSW graph with its float32 vectors fits, ``N·(4·d + 8·M)·1.1`` bytes with ``M = 32``: ``hnsw``
    (``IndexHNSWFlat``, ``efConstruction = 40``);
 3. else ``ivfpq``: ``OPQ{m}_{d'},IVF{nlist},PQ{m}`` with ``nlist`` the power of two nearest ``4·√N`` (at least 39
-   training points per list), ``d' = min(d, 4·m)``, and the largest ``m`` in 64, 32, 16, 8 whose codes and ids,
+   training points per list), ``d' = min(d, 8·m)``, and the largest ``m`` in 64, 48, 32, 16, 8, 4 whose codes and ids,
    ``N·(m + 8)`` bytes plus centroids and rotation, fit ``max_memory``. The inverted lists are memory-mapped; the
    float32 vectors stay on disk (memory-mapped) for re-scoring the candidates.
 
@@ -27,12 +27,14 @@ from languagebind.errors import InputError
 EXACT_LIMIT = 1_000_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 40
-PQ_CHOICES = (64, 32, 16, 8)
+PQ_CHOICES = (64, 48, 32, 16, 8, 4)
 TUNE_QUERIES = 256
 EF_SEARCH = (16, 32, 64, 128, 256, 512, 1024)
 NPROBE = (8, 16, 32, 64, 128, 256, 512)
 RERANK = (4, 8, 16, 32)
 INDEX_TYPES = ("auto", "flat", "hnsw", "ivfpq")
+OPQ_ITERATIONS = 12  # faiss's default is 50: most of the training time for little recall once candidates are re-scored
+OPQ_TRAIN_POINTS = 32768
 
 
 def flat_bytes(n: int, d: int) -> int:
@@ -49,8 +51,15 @@ def ivf_lists(n: int) -> int:
     return int(max(1, min(nlist, 65536, n // 39 or 1)))
 
 
+def pq_out_dim(d: int, m: int) -> int | None:
+    """The OPQ output size for ``m`` sub-quantizers: 8 dims each (faiss trains PQ far slower on fewer),
+    at most ``d``; None when ``m`` does not fit ``d``."""
+    d_out = min(d, 8 * m)
+    return d_out if d_out % m == 0 and d_out // m >= 8 else None
+
+
 def ivfpq_bytes(n: int, d: int, m: int) -> int:
-    d_out = min(d, 4 * m)
+    d_out = pq_out_dim(d, m) or d
     return n * (m + 8) + 4 * ivf_lists(n) * d_out + 4 * d * d_out
 
 
@@ -78,16 +87,19 @@ def choose(n: int, d: int, max_memory: int, exact_limit: int = EXACT_LIMIT, kind
     if kind == "hnsw" or (kind == "auto" and hnsw_bytes(n, d) <= max_memory):
         return {"type": "hnsw", "M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "file": "index.faiss",
                 "memory_bytes": hnsw_bytes(n, d)}
-    fitting = [m for m in PQ_CHOICES if (min(d, 4 * m)) % m == 0 and ivfpq_bytes(n, d, m) <= max_memory]
+    usable = [m for m in PQ_CHOICES if pq_out_dim(d, m)]
+    if not usable:
+        raise InputError(f"dimension {d}", "too small for product quantization; use --index-type flat or hnsw")
+    fitting = [m for m in usable if ivfpq_bytes(n, d, m) <= max_memory]
     if not fitting:
         if kind == "ivfpq":
-            fitting = [PQ_CHOICES[-1]]
+            fitting = [usable[-1]]
         else:
-            need = ivfpq_bytes(n, d, PQ_CHOICES[-1])
+            need = ivfpq_bytes(n, d, usable[-1])
             raise InputError(f"--max-memory {max_memory}", f"too small for {n} vectors of {d} dims: the smallest "
-                                                           f"index (IVF-PQ8) needs {need / 2**20:.0f} MiB")
+                                                           f"index (IVF-PQ{usable[-1]}) needs {need / 2**20:.0f} MiB")
     m = fitting[0]
-    d_out, nlist = min(d, 4 * m), ivf_lists(n)
+    d_out, nlist = pq_out_dim(d, m), ivf_lists(n)
     bits = 8 if n >= 39 * 256 else 4  # enough training points for 256 (else 16) centroids per sub-quantizer
     return {"type": "ivfpq", "factory": f"OPQ{m}_{d_out},IVF{nlist},PQ{m}x{bits}", "nlist": nlist, "pq_m": m,
             "file": "index.faiss", "memory_bytes": ivfpq_bytes(n, d, m)}
@@ -101,7 +113,10 @@ def empty_index(info: dict[str, Any], d: int) -> Any:
         index.hnsw.efConstruction = int(info["efConstruction"])
         return index
     if info["type"] == "ivfpq":
-        return faiss.index_factory(d, info["factory"], faiss.METRIC_INNER_PRODUCT)
+        index = faiss.index_factory(d, info["factory"], faiss.METRIC_INNER_PRODUCT)
+        opq = faiss.downcast_VectorTransform(faiss.downcast_index(index).chain.at(0))
+        opq.niter, opq.max_train_points = OPQ_ITERATIONS, OPQ_TRAIN_POINTS  # the re-ranking makes up the rest
+        return index
     raise ValueError(info["type"])
 
 
@@ -109,7 +124,7 @@ def training_rows(n: int, info: dict[str, Any], seed: int = 0) -> np.ndarray:
     """Sorted sample rows for training an IVF-PQ (enough for the lists and the 256 PQ centroids)."""
     if info["type"] != "ivfpq":
         return np.empty(0, dtype=np.int64)
-    want = min(n, max(64 * int(info["nlist"]), 65536), 262144)
+    want = min(n, max(40 * int(info["nlist"]), 65536), 262144)
     return np.sort(np.random.default_rng(seed).choice(n, size=want, replace=False))
 
 
