@@ -192,7 +192,7 @@ def _modality(directory: Path, modality: str, sources: list[tuple[int, Source]],
     if count == 0:
         raise InputError(modality, "no items to index")
     if base_entry is not None:
-        info = dict(base_entry["index"])
+        info = {**base_entry["index"], "memory_bytes": chooser.memory_bytes(base_entry["index"], count, dim)}
     else:
         info = chooser.choose(count, dim, settings.max_memory, settings.exact_limit, settings.index_type)
     entry = {"count": count, "segments": [{"name": n, "rows": r} for n, r in segments], "index": info}

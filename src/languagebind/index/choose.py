@@ -63,6 +63,15 @@ def ivfpq_bytes(n: int, d: int, m: int) -> int:
     return n * (m + 8) + 4 * ivf_lists(n) * d_out + 4 * d * d_out
 
 
+def memory_bytes(info: dict[str, Any], n: int, d: int) -> int:
+    """The memory estimate of an index of ``info``'s type holding ``n`` vectors."""
+    if info["type"] == "flat":
+        return flat_bytes(n, d)
+    if info["type"] == "hnsw":
+        return hnsw_bytes(n, d, int(info["M"]))
+    return ivfpq_bytes(n, d, int(info["pq_m"]))
+
+
 def parse_bytes(text: str | int) -> int:
     """``"8G"``, ``"512M"``, ``"1.5GB"``, ``"1000000"`` -> bytes."""
     if isinstance(text, int):

@@ -48,9 +48,9 @@ def write_segment(directory: Path, name: str, rows: Sequence[dict[str, Any]], ve
         raise ValueError(f"{len(rows)} metadata rows for {len(vectors)} vectors")
     columns: dict[str, list[Any]] = {}
     for i, row in enumerate(rows):
-        for key in row:
-            columns.setdefault(key, [None] * len(rows))
         for key, value in row.items():
+            if key not in columns:
+                columns[key] = [None] * len(rows)
             columns[key][i] = value
     arrays, json_fields = {}, []
     for key, values in columns.items():
