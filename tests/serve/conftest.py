@@ -22,7 +22,7 @@ from languagebind.api import LanguageBind
 from languagebind.model.presets import tiny_config
 from languagebind.processing.encode import encode_png16, encode_wav
 from languagebind.serve import ServeConfig, Service, create_app
-from tests.serve.store import build_store, open_store
+from tests.serve.store import build_store, make_sources, open_store
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), "yellow": (230, 220, 40),
            "purple": (140, 40, 180), "orange": (240, 140, 20), "white": (245, 245, 245), "black": (10, 10, 10)}
@@ -41,6 +41,7 @@ class Collection:
     thermal: list[Path]
     video: list[Path]
     index: Path
+    sources: list
 
 
 def png_bytes(rgb: tuple[int, int, int], size: int = 24) -> bytes:
@@ -106,7 +107,8 @@ def collection(tmp_path_factory: pytest.TempPathFactory, tiny_towers: LanguageBi
     embeddings = {m: tiny_towers.encode(m, paths).numpy() for m, paths in files.items()}
     relative = {m: [p.relative_to(root / "media").as_posix() for p in paths] for m, paths in files.items()}
     index = build_store(root / "index", embeddings, relative, captions)
-    return Collection(root / "media", images, audio, depth, thermal, video, index)
+    return Collection(root / "media", images, audio, depth, thermal, video, index,
+                      make_sources(embeddings, relative, captions))
 
 
 def gate_model(service: Service) -> threading.Event:

@@ -132,3 +132,27 @@ def test_page_is_self_contained(client) -> None:
     html = page.text
     assert "<script src" not in html and "<link" not in html and "http://" not in html and "https://" not in html
     assert "default-src 'none'" in page.headers["content-security-policy"]
+
+
+def test_qdrant_backend_answers_like_faiss(client, tiny_towers, collection, tmp_path) -> None:
+    from fastapi.testclient import TestClient
+
+    from languagebind.serve import ServeConfig, Service, create_app
+    from tests.serve.store import build_qdrant, open_store
+
+    store = open_store(build_qdrant(tmp_path / "qdrant", collection.sources), backend="qdrant")
+    config = ServeConfig(rate_limit=0.0, media_roots=(str(collection.root),))
+    with TestClient(create_app(Service(tiny_towers, store, config))) as qdrant:
+        assert qdrant.get("/indices").json()["backend"] == "qdrant"
+        for body in ({"text": "a red square", "k": 3},
+                     {"data": b64(png_bytes(COLOURS["blue"])), "k": 4, "target_modalities": ["image", "depth"]},
+                     {"text": "a square", "k": 8, "target_modalities": ["image"],
+                      "filters": {"caption": ["a red square", "a green square", "a blue square"]}}):
+            ours, theirs = client.post("/search", json=body).json(), qdrant.post("/search", json=body).json()
+            assert ours["results"].keys() == theirs["results"].keys()
+            for m in ours["results"]:
+                assert ids_of(ours["results"][m]) == ids_of(theirs["results"][m]), m
+                assert [h["score"] for h in ours["results"][m]] == pytest.approx(
+                    [h["score"] for h in theirs["results"][m]], abs=1e-5)
+        assert qdrant.get("/preview", params={"id": "image:2"}).status_code == 200
+    store.close()

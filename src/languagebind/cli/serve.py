@@ -15,17 +15,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from languagebind.cli.common import add_model_arguments, load_model
+from languagebind.errors import InputError
 
 if TYPE_CHECKING:
     from languagebind.serve import ServeConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--index", required=True,
-                        help="index directory (languagebind index build); with --backend qdrant the Qdrant server "
-                             "URL or embedded-mode directory")
-    parser.add_argument("--backend", default="faiss", help="index backend: faiss (default) or qdrant")
-    parser.add_argument("--collection", default=None, help="Qdrant collection (with --backend qdrant)")
+    parser.add_argument("--index", default=None, help="index directory (languagebind index build)")
+    parser.add_argument("--backend", default="faiss", choices=("faiss", "qdrant"), help="index backend (default faiss)")
+    parser.add_argument("--url", default=None,
+                        help="Qdrant: http(s)://host:port, a local directory or :memory: (as for index build)")
+    parser.add_argument("--collection", default=None, help="Qdrant collection (default: languagebind)")
     add_model_arguments(parser)
     parser.set_defaults(batch_size=16)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -84,8 +85,14 @@ def run(args: argparse.Namespace) -> int:
     if not _loopback(config.host) and config.token is None:
         print(f"languagebind serve: warning: binding {config.host} without --token: anyone who can reach this "
               "address can query the index", file=sys.stderr)
-    options = {"collection": args.collection} if args.collection else {}
-    store = open_index(args.index, backend=args.backend, **options)
+    if args.backend == "qdrant":
+        location = args.url or args.index
+        options = {"collection": args.collection} if args.collection else {}
+    else:
+        location, options = args.index, {}
+    if not location:
+        raise InputError("--index", "name the index: --index DIR (faiss) or --backend qdrant --url URL")
+    store = open_index(location, backend=args.backend, **options)
     model = load_model(args)
     service = Service(model, store, config)
     app = create_app(service)
