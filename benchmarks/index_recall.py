@@ -3,8 +3,9 @@
     python benchmarks/index_recall.py [--rows 1048576] [--dim 768] [--max-memory 1G] [--work /tmp/lb-index-bench]
 
 The data are synthetic and clustered, not uniform noise (on which no ANN index is meaningful): 1024 cluster
-centres, each item = centre + a 32-d latent offset through a fixed random projection + small isotropic noise,
-L2-normalised; queries are fresh draws from the same mixture (not indexed). They are written as the shards of an
+centres (N(0, 1) per dim), each item = centre + a 32-d latent offset through a fixed random projection (0.1 per
+entry) + isotropic noise (0.15 per dim), L2-normalised: separated clusters with a continuous inner structure;
+queries are fresh draws from the same mixture (not indexed). They are written as the shards of an
 embedded collection (``languagebind embed`` layout) and indexed through ``CollectionSource``, the CLI's path.
 Above 1M vectors the exact index is not chosen; under the default ``--max-memory 1G`` an HNSW graph (~3.3 GB at 1M)
 does not fit, so the build picks OPQ + IVF-PQ, memory-mapped, with exact re-ranking. Reports build time (and its
@@ -43,7 +44,7 @@ class Mixture:
         rng = np.random.default_rng(seed)
         self.dim = dim
         self.centres = rng.standard_normal((clusters, dim)).astype(np.float32)
-        self.projection = (rng.standard_normal((latent, dim)) * 0.5).astype(np.float32)
+        self.projection = (rng.standard_normal((latent, dim)) * 0.1).astype(np.float32)
 
     def draw(self, n: int, seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
@@ -58,7 +59,8 @@ def write_collection(directory: Path, mixture: Mixture, rows: int) -> None:
     """An embedded collection's shards (reused when a previous run wrote the same ones)."""
     shards = -(-rows // SHARD)
     manifest = {"format": "languagebind-collection/1", "modality": "image", "extensions": [".jpg"],
-                "shard_size": SHARD, "batch_size": 1, "model": {"synthetic": "clustered mixture, seed 0"},
+                "shard_size": SHARD, "batch_size": 1,
+                "model": {"synthetic": "clustered mixture, seed 0, latent 0.1, noise 0.15"},
                 "dim": mixture.dim, "root": "/synthetic", "files": rows, "shards": shards}
     path = directory / MANIFEST
     if path.is_file() and json.loads(path.read_text()) == manifest and \
@@ -151,7 +153,8 @@ def main() -> int:
     result = {
         "cpu": cpu_name(), "cores": os.cpu_count(), "load_average": os.getloadavg(),
         "faiss_threads": __import__("faiss").omp_get_max_threads(),
-        "data": f"{args.rows} x {args.dim} clustered synthetic (1024 centres + 32-d latent + noise), L2-normalised",
+        "data": f"{args.rows} x {args.dim} clustered synthetic (1024 centres + 0.1 x 32-d latent + 0.15 noise), "
+                "L2-normalised",
         "rows": args.rows, "dim": args.dim, "queries": args.queries, "max_memory": args.max_memory,
         "index": modality.factory or modality.index, "search": modality.search,
         "build_seconds": round(build_seconds, 1), "recall_at_10": round(recall, 4),
