@@ -15,7 +15,7 @@ import pytest
 
 from languagebind.cli.main import main
 from languagebind.errors import InputError
-from languagebind.index import ArraySource, BuildSettings, build_index, open_index
+from languagebind.index import ArraySource, BuildSettings, add_to_index, build_index, open_index
 from languagebind.index.choose import choose, parse_bytes
 from tests.collection.conftest import add_corrupt, make_images
 from tests.index.conftest import clustered, rows_for
@@ -56,6 +56,17 @@ def test_cli_from_media_with_captions_then_add_only_new_files(tmp_path, tiny_che
     assert main(["index", "info", str(out)]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["modalities"]["image"]["count"] == 13 and "caption" in info["fields"]["image"]
+
+    embedded = [str(p) for p in (out / "embeddings").iterdir()]
+    qdrant = tmp_path / "qdrant"
+    assert main(["index", "build", "--embeddings", *embedded, "--backend", "qdrant", "--url", str(qdrant),
+                 "--collection", "photos", "--metadata", str(meta), "--no-progress"]) == 0
+    assert "image: 13 items in Qdrant collection photos" in capsys.readouterr().out
+    with open_index(qdrant, backend="qdrant", collection="photos") as store, open_index(out) as local:
+        assert store.count("image") == 13
+        ranked = [[h.id for h in row] for row in store.search("image", emb[:2], 5)]
+        assert ranked == [[h.id for h in row] for row in local.search("image", emb[:2], 5)]
+        assert store.metadata(["image:3"])[0]["caption"] == "photo 3"
 
 
 def test_cli_errors_are_clear(tmp_path, capsys) -> None:
@@ -99,9 +110,9 @@ import sys
 sys.path.insert(0, {tests!r})
 from languagebind.index import ArraySource, BuildSettings, build_index
 from tests.index.conftest import clustered, rows_for
-vectors = clustered(20000, 24, seed=11)
-build_index({out!r}, [ArraySource("image", vectors, rows_for("image", 20000))],
-            BuildSettings(index_type="hnsw", segment_rows=5000, checkpoint_seconds=0.2),
+vectors = clustered(40000, 24, seed=11)
+build_index({out!r}, [ArraySource("image", vectors, rows_for("image", 40000))],
+            BuildSettings(index_type="hnsw", segment_rows=5000, checkpoint_seconds=0.0),
             log=lambda line: print(line, flush=True))
 """
 
@@ -115,23 +126,26 @@ def test_kill_9_mid_build_leaves_the_previous_index_and_resumes(tmp_path) -> Non
     deadline = time.monotonic() + 120
     while not (out / "build" / "image" / "partial.faiss").is_file():
         assert process.poll() is None and time.monotonic() < deadline, "the build ended before it could be killed"
-        time.sleep(0.05)
+        time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL
     assert (out / "CURRENT").read_text().strip() == "v000001"
     with open_index(out) as store:
         assert store.count("image") == 30
-    vectors = clustered(20000, 24, seed=11)
+    vectors = clustered(40000, 24, seed=11)
     lines: list[str] = []
-    report = build_index(out, [ArraySource("image", vectors, rows_for("image", 20000))],
+    report = build_index(out, [ArraySource("image", vectors, rows_for("image", 40000))],
                          BuildSettings(index_type="hnsw", segment_rows=5000), log=lines.append)
     assert report.resumed
     added = next(line for line in lines if "adding" in line)
-    assert int(added.split("adding ")[1].split()[0]) < 20000  # continued from the checkpoint
+    assert int(added.split("adding ")[1].split()[0]) < 40000  # continued from the checkpoint
     with open_index(out) as store:
-        assert store.count("image") == 20000 and store.describe()["image"]["index"] == "hnsw"
-        assert store.search("image", vectors[12345], 1)[0][0].id == "image:12345"
+        assert store.count("image") == 40000 and store.describe()["image"]["index"] == "hnsw"
+        graph = store._parts["image"].index  # every vector in the graph once, in row order across the resume
+        for row in (0, 16383, 16384, 25000, 39999):
+            np.testing.assert_array_equal(graph.reconstruct(row), vectors[row])
+        assert store.search("image", vectors[12345], 1, {"rank": 12345})[0][0].id == "image:12345"
 
 
 def test_approximate_indexes_reach_the_target_and_filter_to_k(tmp_path) -> None:
@@ -150,6 +164,18 @@ def test_approximate_indexes_reach_the_target_and_filter_to_k(tmp_path) -> None:
             assert [sorted(int(h.id.split(":")[1]) for h in row) for row in rare] == [[5, 77, 901, 3999]] * 2
             many = store.search("image", queries[:2], 10, {"category": "dog"})
             assert all(len(row) == 10 and all(int(h.id.split(":")[1]) % 4 == 0 for h in row) for row in many)
+
+
+def test_add_to_an_approximate_index(tmp_path) -> None:
+    vectors = clustered(1500, 16, seed=8)
+    build_index(tmp_path / "h", [ArraySource("image", vectors[:1400], rows_for("image", 1400))],
+                BuildSettings(index_type="hnsw"))
+    report = add_to_index(tmp_path / "h", [ArraySource("image", vectors[1400:], rows_for("image", 100, 1400))])
+    assert (report.modalities[0].count, report.modalities[0].added, report.modalities[0].index) == (1500, 100, "hnsw")
+    with open_index(tmp_path / "h") as store:
+        assert [store.search("image", vectors[i], 1)[0][0].id for i in (3, 1400, 1499)] == \
+            ["image:3", "image:1400", "image:1499"]
+        assert store.metadata(["image:1450"])[0]["path"] == "image/01450.bin"
 
 
 def test_the_choice_under_a_memory_budget() -> None:
