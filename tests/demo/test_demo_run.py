@@ -56,7 +56,11 @@ def test_reduced_demo_end_to_end_and_reuse(tmp_path) -> None:
     report = (tmp_path / "report.html").read_text()
     assert report.count("data:image/png;base64,") >= 10 and "<svg" in report
     assert not re.search(r'src="(?!data:)', report)  # nothing loaded from outside
-    assert (tmp_path / "index" / "audio.faiss").is_file()
+    from languagebind.index import open_index
+
+    with open_index(tmp_path / "index") as index:
+        assert index.modalities == ["audio", "depth", "thermal"]
+        assert index.count("audio") == metrics["zero_shot"]["audio"]["n"]
     assert any("cross-modal: audio" in line for line in first.search)
     assert any("generated VIDAL-mini" in line for line in logs)
 

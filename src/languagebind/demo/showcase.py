@@ -15,7 +15,7 @@ from languagebind.demo.evaluate import SplitEmbeddings, emergent_hit_attributes
 from languagebind.demo.html import Example, ReportInputs, Result, build_report
 from languagebind.demo.presets import SHOWCASE_PAIR
 from languagebind.demo.text import TextBank
-from languagebind.index.item_index import ItemIndex
+from languagebind.index import ArraySource, build_index, open_index
 
 PER_CATEGORY = 8  # items per category in the similarity matrices
 TOP = 5  # results shown per example
@@ -85,23 +85,30 @@ def build_showcase(metrics: Mapping[str, Any], losses: Mapping[str, Sequence[flo
 
 def search_answers(test: SplitEmbeddings, split: Split, bank: TextBank, queries: Sequence[Sequence[str]],
                    index_dir: Path, k: int = 3) -> list[str]:
-    """Index the test items (faiss), answer the text ``queries`` ([modality, text] pairs) and one cross-modal
+    """Index the test items (faiss, exact), answer the text ``queries`` ([modality, text] pairs) and one cross-modal
     query (a video retrieving audio, or the first two indexed modalities); returns the printed lines."""
-    index = ItemIndex.build(test.embeddings, split.ids)
-    index.save(index_dir)
+    build_index(index_dir, [ArraySource(m, emb, [{"path": item} for item in split.ids])
+                            for m, emb in test.embeddings.items()])
     row_of = {item: i for i, item in enumerate(split.ids)}
     lines = [f"search: {len(split.ids)} test items per modality indexed (faiss) in {index_dir}"]
-    for modality, text in queries:
-        if modality not in index.indexes:
-            continue
-        lines.append(f'  "{text}" -> {modality}:')
-        for item, score in index.search(bank([text])[0], modality, k)[0]:
-            lines.append(f"      {score:.2f}  {item}  ({caption(modality, split.metas[row_of[item]])})")
-    source, target = SHOWCASE_PAIR if set(SHOWCASE_PAIR) <= set(index.modalities) else \
-        (index.modalities[0], index.modalities[-1])
-    if source != target:
-        query = 0
-        lines.append(f"  cross-modal: {source} {split.ids[query]} ({caption(source, split.metas[query])}) -> {target}:")
-        for item, score in index.search(test.embeddings[source][query], target, k)[0]:
-            lines.append(f"      {score:.2f}  {item}  ({caption(target, split.metas[row_of[item]])})")
+    with open_index(index_dir) as index:
+
+        def answer(query: np.ndarray, modality: str) -> None:
+            hits = index.search(modality, np.asarray(query, dtype=np.float32)[None], k)[0]
+            for hit, meta in zip(hits, index.metadata([h.id for h in hits]), strict=True):
+                item = meta["path"] if meta else hit.id
+                lines.append(f"      {hit.score:.2f}  {item}  ({caption(modality, split.metas[row_of[item]])})")
+
+        for modality, text in queries:
+            if modality not in index.modalities:
+                continue
+            lines.append(f'  "{text}" -> {modality}:')
+            answer(bank([text])[0], modality)
+        source, target = SHOWCASE_PAIR if set(SHOWCASE_PAIR) <= set(index.modalities) else \
+            (index.modalities[0], index.modalities[-1])
+        if source != target:
+            query = 0
+            lines.append(f"  cross-modal: {source} {split.ids[query]} ({caption(source, split.metas[query])}) -> "
+                         f"{target}:")
+            answer(test.embeddings[source][query], target)
     return lines
