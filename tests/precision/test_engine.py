@@ -106,7 +106,7 @@ def test_failed_export_leaves_nothing_and_falls_back(cache: Path, monkeypatch: p
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "stays on torch" in err
     key_dir = cache / model.checkpoint_fingerprint("image")
-    assert not (key_dir / "int8").exists()
+    assert not (key_dir / f"int8-{ort.int8_weight_type()}").exists()
     assert not [p for p in key_dir.iterdir() if p.name.startswith(".")]
 
 
@@ -145,3 +145,23 @@ def test_auto_takes_the_engine_when_it_is_fastest(monkeypatch: pytest.MonkeyPatc
         "fp32": 1.0, "ort-fp32": 0.9, "bf16": 0.95, "int8": 0.7, "ort-int8": 0.5})
     model = build("auto")
     assert model.precision == "ort-int8" and model.tower("image").engine["precision"] == "int8"
+
+
+def test_files_and_collections_run_on_the_engine(tmp_path: Path) -> None:
+    from languagebind.collection.embed import CollectionSettings, embed_collection
+    from languagebind.collection.store import CollectionReader
+    from tests.collection.conftest import make_images
+
+    files = make_images(tmp_path / "photos", 6, per_dir=4)
+    model, reference = build("ort-int8"), build("fp32")
+    tower, calls = model.tower("image"), []
+    session = tower.forward
+    tower.forward = lambda x: (calls.append(len(x)), session(x))[1]
+    from_files = model.encode("image", files, batch_size=4)
+    assert calls == [4, 2]
+    embed_collection(model, tmp_path / "photos", tmp_path / "out", CollectionSettings("image", (".png",), 4, 4),
+                     rank=0, world=1)
+    assert calls == [4, 2, 4, 2]
+    collected = torch.from_numpy(CollectionReader(tmp_path / "out").embeddings())
+    torch.testing.assert_close(collected, from_files, atol=1e-6, rtol=0)
+    assert F.cosine_similarity(from_files, reference.encode("image", files)).min().item() >= 0.995

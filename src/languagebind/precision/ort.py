@@ -106,7 +106,8 @@ def versions() -> dict[str, str]:
 
 
 def entry_dir(key: str, precision: str, cache: Path | None = None) -> Path:
-    return (cache or engine_cache_dir()) / key / precision
+    """``<cache>/<fingerprint>/fp32`` or ``.../int8-QInt8`` / ``int8-QUInt8`` (the weight type follows the CPU)."""
+    return (cache or engine_cache_dir()) / key / (precision if precision == "fp32" else f"int8-{int8_weight_type()}")
 
 
 def check_entry(directory: Path) -> str | None:
@@ -117,8 +118,6 @@ def check_entry(directory: Path) -> str | None:
         return f"no readable meta.json ({err.__class__.__name__})"
     if meta.get("versions") != versions():
         return "built by another version"
-    if meta.get("precision") == "int8" and meta.get("weight_type") != int8_weight_type():
-        return "built for another CPU's int8 kernels"
     for name, info in meta.get("files", {}).items():
         path = directory / name
         if not path.is_file() or path.stat().st_size != info["size"]:
