@@ -63,7 +63,7 @@ def test_cache_entry_is_reused_and_keyed_by_fingerprint_and_precision(cache: Pat
     info = first.tower("image").engine
     entry = Path(info["directory"])
     assert entry == cache / first.checkpoint_fingerprint("image") / "fp32"
-    assert sorted(p.name for p in entry.iterdir()) == ["meta.json", "model.onnx"]
+    assert sorted(p.name for p in entry.iterdir()) == ["meta.json", "model.onnx", "model.onnx.data"]
     assert info["size_bytes"] == sum(p.stat().st_size for p in entry.iterdir()) and info["build_s"] > 0
     mtime = (entry / "model.onnx").stat().st_mtime_ns
     again = build("ort-fp32")
@@ -72,7 +72,7 @@ def test_cache_entry_is_reused_and_keyed_by_fingerprint_and_precision(cache: Pat
     assert not [p for p in entry.parent.iterdir() if p.name.startswith(".")]  # no temporary left
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "meta"])
+@pytest.mark.parametrize("damage", ["truncate", "flip", "meta", "weights"])
 def test_damaged_entry_is_rebuilt(cache: Path, damage: str, capsys: pytest.CaptureFixture[str]) -> None:
     entry = Path(build("ort-fp32").tower("image").engine["directory"])
     model_file = entry / "model.onnx"
@@ -82,8 +82,11 @@ def test_damaged_entry_is_rebuilt(cache: Path, damage: str, capsys: pytest.Captu
     elif damage == "flip":  # same size, garbage in the graph
         data[100:164] = b"\xff" * 64
         model_file.write_bytes(bytes(data))
-    else:
+    elif damage == "meta":
         (entry / "meta.json").write_text("{not json")
+    else:  # same size, weights zeroed: only the probe check can see it
+        weights = entry / "model.onnx.data"
+        weights.write_bytes(bytes(weights.stat().st_size))
     capsys.readouterr()
     model = build("ort-fp32")
     assert model.tower("image").engine["built"] is True
