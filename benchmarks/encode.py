@@ -234,8 +234,8 @@ def profile_child(spec: dict[str, Any]) -> dict[str, Any]:
 
 def emulation_check(env: dict[str, str]) -> dict[str, Any]:
     """What the emulation env vars do: torch's capability and the ISA oneDNN dispatches a bf16 matmul to."""
-    code = ("import torch; torch.set_num_threads(1); l = torch.nn.Linear(64, 64).bfloat16();"
-            " l(torch.randn(64, 64).bfloat16()); print('CAP', torch.backends.cpu.get_cpu_capability())")
+    code = ("import torch; torch.set_num_threads(1); l = torch.nn.Linear(256, 256).bfloat16();"
+            " l(torch.randn(256, 256).bfloat16()); print('CAP', torch.backends.cpu.get_cpu_capability())")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, **env, "ONEDNN_VERBOSE": "1"})
     lines = proc.stdout.splitlines()
@@ -243,7 +243,8 @@ def emulation_check(env: dict[str, str]) -> dict[str, Any]:
     isa = [line for line in lines if "onednn_verbose" in line and "isa:" in line]
     return {"cpu_capability": next((line.split()[1] for line in lines if line.startswith("CAP")), None),
             "onednn_isa": isa[0].split("isa:", 1)[1].strip() if isa else None,
-            "onednn_bf16_matmul_impl": onednn[0].split(",")[5] if onednn else None}
+            # None: oneDNN never ran, i.e. torch computed the bf16 matmul with its own (slow) fallback kernel
+            "onednn_bf16_matmul_impl": onednn[0].split(",")[6] if onednn else None}
 
 
 def asset_files(modality: str, count: int) -> list[Path]:
