@@ -113,6 +113,26 @@ def test_failed_export_leaves_nothing_and_falls_back(cache: Path, monkeypatch: p
     assert not [p for p in key_dir.iterdir() if p.name.startswith(".")]
 
 
+def test_a_concurrent_builder_that_lands_first_is_used(cache: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    entry = Path(LanguageBind.from_config({"image": tiny_config("image")}, precision="ort-fp32", seed=21)
+                 .tower("image").engine["directory"])
+    other = entry.parent / "other-rank"
+    entry.rename(other)  # as if this process started building before another rank finished
+    real_run = ort.subprocess.run
+
+    def other_rank_lands_first(*args: object, **kwargs: object) -> subprocess.CompletedProcess:
+        done = real_run(*args, **kwargs)
+        other.rename(entry)
+        return done
+
+    monkeypatch.setattr(ort.subprocess, "run", other_rank_lands_first)
+    model = LanguageBind.from_config({"image": tiny_config("image")}, precision="ort-fp32", seed=21)
+    assert model.tower("image").engine["directory"] == str(entry) and ort.check_entry(entry) is None
+    assert "stays on torch" not in capsys.readouterr().err
+    assert sorted(p.name for p in entry.parent.iterdir()) == ["fp32", "weights.pt"]  # our build was discarded
+
+
 def test_missing_runtime_falls_back_with_one_line(monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now raises ImportError

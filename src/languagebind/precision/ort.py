@@ -174,13 +174,13 @@ def ensure_export(tower: nn.Module, config: dict[str, Any], precision: str, key:
         meta = json.loads((tmp / "meta.json").read_text())
         meta["build_s"] = time.perf_counter() - start
         write_json_atomic(tmp / "meta.json", meta)
-        if directory.exists():
-            shutil.rmtree(directory, ignore_errors=True)
-        try:
-            os.replace(tmp, directory)  # the entry appears whole
-        except OSError:  # another process (e.g. another torchrun rank) put a whole entry there meanwhile
-            if check_entry(directory) is not None:
-                raise
+        if not (directory.exists() and check_entry(directory) is None):  # else another process (a torchrun
+            shutil.rmtree(directory, ignore_errors=True)                 # rank) finished first: use its entry
+            try:
+                os.replace(tmp, directory)  # the entry appears whole
+            except OSError:  # ... or it landed just now
+                if check_entry(directory) is not None:
+                    raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return EngineEntry(directory, True, meta["build_s"], dir_size(directory))
