@@ -41,7 +41,10 @@ ASSETS_DIR = SHARED / "assets" if SHARED else FIXTURES / "assets"
 RELEASED = {"image": "LanguageBind_Image", "audio": "LanguageBind_Audio_FT", "video": "LanguageBind_Video_FT",
             "depth": "LanguageBind_Depth", "thermal": "LanguageBind_Thermal", "text": "LanguageBind_Image"}
 MODALITIES = ("image", "audio", "video", "text", "depth", "thermal")
-RUNNERS = ("official", "auto", "fp32", "bf16", "int8")  # fp32 runs first (agreement reference)
+RUNNERS = ("official", "auto", "fp32", "bf16", "int8", "ort-fp32", "ort-int8")  # fp32 first (agreement reference)
+DEFAULT_RUNNERS = ("official", "fp32", "auto")
+# --emulate avx2: what each child process gets so torch computes as on an AVX2-only CPU (see docs/performance.md)
+EMULATION = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}}
 CAPTIONS = ("a dog running on the beach", "a man playing an acoustic guitar on a small stage at night",
             "traffic noise in a busy street", "a red car", "two children building a sandcastle near the sea",
             "an infrared photo of a person walking", "the depth map of a living room with a sofa and a table",
@@ -72,8 +75,9 @@ def vision_input(config: Any, batch: int) -> Any:
     return torch.randn(shape, generator=torch.Generator().manual_seed(batch))
 
 
-def build_runner(modality: str, runner: str, config: Any) -> tuple[Any, Any, str]:
-    """-> (encode(batch_input) -> (B,P) float32 normalised, encode_files(list) or None, resolved precision)."""
+def build_runner(modality: str, runner: str, config: Any) -> tuple[Any, Any, str, Any]:
+    """-> (encode(batch_input) -> (B,P) float32 normalised, encode_files(list) or None, resolved precision,
+    the ONNX Runtime engine's report (cache entry, build time, size) or None)."""
     import torch
     import torch.nn.functional as F
 
@@ -90,17 +94,18 @@ def build_runner(modality: str, runner: str, config: Any) -> tuple[Any, Any, str
                 out = text(x["input_ids"], x["attention_mask"]) if modality == "text" else vision(x)
             return F.normalize(out.float(), dim=-1)
 
-        return encode, None, "fp32"
+        return encode, None, "fp32", None
     from languagebind.api import LanguageBind
 
     model = LanguageBind.from_config(config, precision=runner, device="cpu")
+    engine = getattr(model.tower(config.modality), "engine", None)
     if modality == "text":
         def encode(x: Any) -> Any:
             with torch.inference_mode():
                 return model._encode_text(x, True)  # the path of encode("text", ...) after tokenisation
-        return encode, lambda texts: model.encode("text", texts, batch_size=len(texts)), model.precision
+        return encode, lambda texts: model.encode("text", texts, batch_size=len(texts)), model.precision, None
     return (lambda x: model.encode(modality, x, batch_size=len(x)),
-            lambda files: model.encode(modality, files, batch_size=8), model.precision)
+            lambda files: model.encode(modality, files, batch_size=8), model.precision, engine)
 
 
 def text_input(batch: int) -> dict[str, Any]:
@@ -127,9 +132,25 @@ def timed(fn: Any, arg: Any, repeats: int) -> tuple[list[float], list[float], An
     return walls, cpus, out
 
 
+def emulate_cpu(spec: dict[str, Any]) -> None:
+    """Under ``--emulate avx2`` the CPU also reports no native bf16, VNNI or AMX to languagebind (so ``auto`` and
+    the int8 weight type decide as on an AVX2-only CPU); the env vars of ``EMULATION`` set torch's kernels."""
+    import torch
+
+    if spec.get("emulate"):
+        for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported", "_is_vnni_supported",
+                     "_is_amx_fp16_supported"):
+            setattr(torch.cpu, name, lambda: False)
+
+
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
+    emulate_cpu(spec)
+    if spec.get("stage") == "floor":
+        return floor_child(spec)
+    if spec.get("stage") == "profile":
+        return profile_child(spec)
     from languagebind.precision import hardware_summary, tune_cpu_allocator
 
     torch.set_num_threads(spec["threads"])
@@ -138,9 +159,10 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         tune_cpu_allocator()  # LANGUAGEBIND_MALLOC_TUNING=0 turns it off
     config = load_config(modality, spec["tiny"])
     start = time.perf_counter()
-    encode, encode_files, resolved = build_runner(modality, runner, config)
+    encode, encode_files, resolved, engine = build_runner(modality, runner, config)
     result: dict[str, Any] = {"modality": modality, "runner": runner, "precision": resolved,
-                              "build_s": time.perf_counter() - start, "batches": {}}
+                              "build_s": time.perf_counter() - start, "batches": {}, "engine": engine,
+                              "cpu_capability": torch.backends.cpu.get_cpu_capability()}
     previous = None
     for batch in spec["batches"]:
         x = text_input(batch) if modality == "text" else vision_input(config, batch)
@@ -162,6 +184,67 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         result["peak_rss_e2e_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["malloc_tuned"] = hardware_summary()["malloc_tuned"]  # our runners opt in at start (not official)
     return result
+
+
+def text_tokens(batch: int) -> int:
+    """Token positions our text path runs for the benchmark's captions (the all-padding tail dropped)."""
+    return int(text_input(batch)["input_ids"].argmax(dim=-1).max()) + 1
+
+
+def floor_child(spec: dict[str, Any]) -> dict[str, Any]:
+    """GEMM rates of every installed engine on the towers' matmul shapes, and each tower's floor."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import torch
+
+    import floor as fl
+    from languagebind.precision import cpu_has_native_bf16, ort_available
+
+    batch = max(spec["batches"])
+    shapes = {m: fl.tower_shapes(load_config(m, spec["tiny"]), batch, text_tokens(batch) if m == "text" else 0)
+              for m in spec["modalities"]}
+    native_bf16 = cpu_has_native_bf16()
+    distinct = [(m, k, n) for s in shapes.values() for m, k, n, _ in s["linear"]]
+    rates = fl.gemm_rates(distinct, spec["threads"], native_bf16)
+    fp32 = ["torch-fp32"] + (["ort-fp32"] if ort_available() else [])
+    every = list(rates)
+    return {"batch": batch, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "native_bf16": native_bf16,
+            "rates_gflops": rates, "best_rate_gflops": fl.summarise_rates(rates),
+            "towers": {m: {"fp32": fl.floor(s, rates, fp32), "any": fl.floor(s, rates, every)}
+                       for m, s in shapes.items()}}
+
+
+def profile_child(spec: dict[str, Any]) -> dict[str, Any]:
+    """Self CPU seconds by category of one forward (our fp32 and the official runner) per tower."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import torch
+
+    import floor as fl
+
+    torch.set_num_threads(spec["threads"])
+    out = {}
+    for runner in ("official", "fp32"):
+        config = load_config(spec["modality"], spec["tiny"])
+        encode = build_runner(spec["modality"], runner, config)[0]
+        batch = spec["profile_batch"]
+        x = text_input(batch) if spec["modality"] == "text" else vision_input(config, batch)
+        with torch.inference_mode():
+            out[runner] = fl.profile_tower(encode, x)
+    return {"modality": spec["modality"], "batch": spec["profile_batch"], "self_cpu_s": out}
+
+
+def emulation_check(env: dict[str, str]) -> dict[str, Any]:
+    """What the emulation env vars do: torch's capability and the ISA oneDNN dispatches a bf16 matmul to."""
+    code = ("import torch; torch.set_num_threads(1); l = torch.nn.Linear(256, 256).bfloat16();"
+            " l(torch.randn(256, 256).bfloat16()); print('CAP', torch.backends.cpu.get_cpu_capability())")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **env, "ONEDNN_VERBOSE": "1"})
+    lines = proc.stdout.splitlines()
+    onednn = [line for line in lines if "onednn_verbose" in line and ",exec," in line and "matmul" in line]
+    isa = [line for line in lines if "onednn_verbose" in line and "isa:" in line]
+    return {"cpu_capability": next((line.split()[1] for line in lines if line.startswith("CAP")), None),
+            "onednn_isa": isa[0].split("isa:", 1)[1].strip() if isa else None,
+            # None: oneDNN never ran, i.e. torch computed the bf16 matmul with its own (slow) fallback kernel
+            "onednn_bf16_matmul_impl": onednn[0].split(",")[6] if onednn else None}
 
 
 def asset_files(modality: str, count: int) -> list[Path]:
@@ -202,10 +285,12 @@ def machine() -> dict[str, Any]:
 
 def run_case(spec: dict[str, Any]) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
-    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True)
+    env = {**os.environ, **EMULATION.get(spec.get("emulate") or "", {})}
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
+                          env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
-        return {"modality": spec["modality"], "runner": spec["runner"], "error": proc.stderr.strip()[-2000:]}
+        return {"modality": spec.get("modality"), "runner": spec.get("runner"), "error": proc.stderr.strip()[-2000:]}
     return {**json.loads(lines[-1][len("RESULT "):]), "load_before": load_before, "load_after": os.getloadavg()[0]}
 
 
@@ -244,34 +329,57 @@ def ratios(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 def format_table(report: dict[str, Any]) -> str:
     batches = report["settings"]["batches"]
     head = ["modality", "runner", "prec"] + [f"b{b} s/batch" for b in batches] + [f"b{b} /s" for b in batches]
-    head += ["x official", "x (cpu s)", "e2e /s", "peak MB", "cos fp32"]
+    head += ["x official", "x (cpu s)", "floor s", "/ floor", "e2e /s", "peak MB", "cos fp32"]
     rows = [head]
     ratio = report["ratios"]
+    floors = report.get("floor", {}).get("towers", {})
     for r in report["results"]:
         if r.get("error"):
             rows.append([r["modality"], r["runner"], "ERROR", r["error"].splitlines()[-1][:60]])
             continue
         stats = [r["batches"].get(str(b)) for b in batches]
         last = f"{r['runner']}@b{batches[-1]}"
+        floor_s = floors.get(r["modality"], {}).get("any", {}).get("seconds")
+        at_floor = stats[-1]["s_per_batch"] / floor_s if floor_s and stats[-1] else None
         rows.append([r["modality"], r["runner"], r["precision"]]
                     + [f"{s['s_per_batch']:.3f}" if s else "-" for s in stats]
                     + [f"{s['samples_per_s']:.2f}" if s else "-" for s in stats]
                     + [f"{ratio.get(r['modality'], {}).get(last, 0):.2f}x" if r["runner"] != "official" else "1.00x",
                        f"{ratio.get(r['modality'], {}).get(last + ':cpu', 0):.2f}x" if r["runner"] != "official"
                        else "1.00x",
+                       f"{floor_s:.3f}" if floor_s else "-", f"{at_floor:.2f}x" if at_floor else "-",
                        f"{r['e2e']['samples_per_s']:.2f}" if "e2e" in r else "-", f"{r['peak_rss_mb']:.0f}",
                        f"{r['cosine_vs_fp32']['mean']:.5f}" if "cosine_vs_fp32" in r else "-"])
     widths = [max(len(str(row[i])) if i < len(row) else 0 for row in rows) for i in range(len(head))]
     return "\n".join("  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=False)) for row in rows)
 
 
+def format_floor(report: dict[str, Any]) -> str:
+    """The GEMM rates (best over the towers' shapes) and each tower's floor at the benchmark batch."""
+    floor = report["floor"]
+    lines = [f"GEMM GFLOP/s (best over the towers' shapes, capability {floor['cpu_capability']}, native bf16 "
+             f"{floor['native_bf16']}): " + ", ".join(f"{e} {v:.0f}" for e, v in floor["best_rate_gflops"].items())]
+    for modality, tower in floor["towers"].items():
+        engines = sorted(set(tower["any"]["best_engine"].values()))
+        lines.append(f"floor {modality} (batch {floor['batch']}): {tower['any']['work_gflop']:.0f} GFLOP -> "
+                     f"{tower['any']['seconds']:.3f} s at the best rates ({', '.join(engines)}); "
+                     f"fp32 only {tower['fp32']['seconds']:.3f} s")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modalities", default=",".join(MODALITIES))
-    parser.add_argument("--runners", default=",".join(RUNNERS))
+    parser.add_argument("--runners", default=",".join(DEFAULT_RUNNERS), help=f"any of {','.join(RUNNERS)}")
     parser.add_argument("--batches", default="1,8")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per batch size (median reported)")
-    parser.add_argument("--stages", default="preprocess,encoder,e2e")
+    parser.add_argument("--stages", default="floor,preprocess,encoder,e2e",
+                        help="floor (GEMM rates and the floor), profile (torch.profiler by category), preprocess, "
+                             "encoder, e2e")
+    parser.add_argument("--emulate", choices=sorted(EMULATION), help="run every child as on an AVX2-only CPU: "
+                        "torch's kernels, oneDNN and MKL limited to AVX2, no native bf16/VNNI/AMX reported "
+                        "(ONNX Runtime's MLAS and fbgemm still pick kernels by cpuid)")
+    parser.add_argument("--profile-batch", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the issue's numbers use 2)")
     parser.add_argument("--tiny", action="store_true", help="tiny presets instead of the released sizes (smoke run)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "encode.json")
@@ -283,8 +391,17 @@ def main(argv: list[str] | None = None) -> int:
     modalities, runners = args.modalities.split(","), args.runners.split(",")
     stages = args.stages.split(",")
     settings = {"modalities": modalities, "runners": runners, "batches": [int(b) for b in args.batches.split(",")],
-                "repeats": args.repeats, "stages": stages, "threads": args.threads, "tiny": args.tiny}
+                "repeats": args.repeats, "stages": stages, "threads": args.threads, "tiny": args.tiny,
+                "emulate": args.emulate, "profile_batch": args.profile_batch}
     report: dict[str, Any] = {"machine": machine(), "settings": settings, "started": time.strftime("%F %T")}
+    if args.emulate:
+        report["emulation"] = {"env": EMULATION[args.emulate], **emulation_check(EMULATION[args.emulate])}
+        print(f"emulating {args.emulate}: {report['emulation']}", file=sys.stderr, flush=True)
+    if "floor" in stages:
+        report["floor"] = run_case({**settings, "stage": "floor"})
+        print(json.dumps(report["floor"])[:300], file=sys.stderr, flush=True)
+    if "profile" in stages:
+        report["profile"] = {m: run_case({**settings, "stage": "profile", "modality": m}) for m in modalities}
     if "preprocess" in stages:
         report["preprocess"] = preprocessing(modalities, args.repeats)
     results = []
@@ -292,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
         for modality in modalities:
             for runner in sorted(runners, key=lambda r: r != "fp32"):  # fp32 first: the agreement reference
                 spec = {**settings, "modality": modality, "runner": runner, "ref_dir": ref_dir}
-                results.append(run_case(spec))
+                if "encoder" in stages or "e2e" in stages:
+                    results.append(run_case(spec))
                 print(json.dumps(results[-1])[:300], file=sys.stderr, flush=True)
         agreement(Path(ref_dir), results)
     report.update(results=results, ratios=ratios(results), finished=time.strftime("%F %T"))
@@ -302,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
     if "preprocess" in report:
         print("preprocessing ms/item: " + ", ".join(f"{m} {1000 * v['s_per_item']:.2f}"
                                                     for m, v in report["preprocess"].items()))
+    if "floor" in report and not report["floor"].get("error"):
+        print(format_floor(report))
     print(format_table(report))
     print(f"wrote {args.out}")
     return 0

@@ -27,6 +27,12 @@ FIXTURE = SHARED / "fixtures" / "official-tiny-image" if SHARED else FIXTURES / 
 RELEASED = SHARED / "reference" / "released-configs" if SHARED else FIXTURES / "released-configs"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _engine_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """ONNX Runtime exports made by tests go to a temporary cache, never the user's ~/.cache."""
+    os.environ.setdefault("LANGUAGEBIND_ENGINE_CACHE", str(tmp_path_factory.mktemp("engine-cache")))
+
+
 def data_dir(path: Path, what: str) -> Path:
     """``path`` when it is a folder; otherwise the test fails, naming the folder it looked for."""
     if not path.is_dir():

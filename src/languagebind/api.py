@@ -98,7 +98,8 @@ class LanguageBind(nn.Module):
         self.device = torch.device(device)
         self.precision = precision
         self._fingerprints: dict[str, str] = {}
-        self.precision = apply_precision(self.model, precision, self.device)  # the concrete mode
+        # the concrete mode; ONNX Runtime modes key their export cache on the checkpoint fingerprints
+        self.precision = apply_precision(self.model, precision, self.device, self.checkpoint_fingerprint)
 
     # -- construction --------------------------------------------------------------------------------
     @classmethod

@@ -63,7 +63,7 @@ def test_text_padding_is_trimmed_exactly(tiny_model: LanguageBind) -> None:
 def test_every_precision_returns_float32_unit_vectors(precision: str, tmp_path: Path) -> None:
     reference = LanguageBind.from_config(tiny_config("image"), seed=1)
     model = LanguageBind.from_config(tiny_config("image"), seed=1, precision=precision)
-    assert model.precision in ("fp32", "bf16", "int8")
+    assert model.precision in ("fp32", "bf16", "int8", "ort-fp32", "ort-int8")
     files = make_images(tmp_path, 6)
     for modality, items in (("image", files), ("text", ["a dog", "a cat on a mat"])):
         out, ref = model.encode(modality, items), reference.encode(modality, items)

@@ -26,7 +26,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                              "cache: HF_HUB_CACHE / HF_HOME, offline: HF_HUB_OFFLINE=1); repeat to load several "
                              "modalities")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    parser.add_argument("--precision", default="fp32", help="fp32 (default, official numerics) or bf16")
+    parser.add_argument("--precision", default="fp32", help="fp32 (default, official numerics), bf16, fp16, int8, "
+                        "ort-fp32, ort-int8 (ONNX Runtime) or auto (the fastest faithful mode, timed here)")
     parser.add_argument("--batch-size", type=int, default=16, help="items per forward pass (default 16)")
 
 

@@ -17,7 +17,8 @@
 The logit scales always stay float32; ``LanguageBind`` returns float32 embeddings in every mode.
 
 Modules: ``device`` (device and native modes), ``cast`` (conversion to a concrete mode, float dtypes), ``int8``
-(dynamic quantisation and its engine), ``auto`` (timing and choice), ``memory`` (glibc heap: opt-in allocator
+(dynamic quantisation and its engine), ``ort`` (the ONNX Runtime engine: ``ort-fp32`` / ``ort-int8``, export
+cache, fallback to torch), ``auto`` (timing and choice), ``memory`` (glibc heap: opt-in allocator
 tuning for programs, returning free pages), ``apply`` (``apply_precision``, the entry point). Building or using a
 model changes nothing process-wide: ``tune_cpu_allocator`` is for programs to call (the CLI and benchmarks do).
 """
@@ -45,11 +46,13 @@ from languagebind.precision.device import (
 )
 from languagebind.precision.int8 import dynamic_int8, int8_engine, int8_targets, quantised_engine, quantize_int8
 from languagebind.precision.memory import allocator_tuned, release_free_memory, tune_cpu_allocator
+from languagebind.precision.ort import ORT_PRECISIONS, engine_cache_dir, ort_available
 
 __all__ = [
-    "FLOAT_DTYPES", "INT8_MIN_PROBE_COSINE", "MIN_SPEEDUP", "PRECISIONS", "allocator_tuned", "apply_precision",
-    "auto_precision", "convert", "cpu_has_native_bf16", "dynamic_int8", "float32_features", "hardware_summary",
-    "input_dtype", "int8_engine", "int8_probe_cosine", "int8_supported", "int8_targets", "native_precisions",
-    "pick_fastest", "prepare_auto", "probe_config", "probe_pixels", "quantised_engine", "quantize_int8",
-    "release_free_memory", "resolve_device", "time_blocks", "tune_cpu_allocator", "widest",
+    "FLOAT_DTYPES", "INT8_MIN_PROBE_COSINE", "MIN_SPEEDUP", "ORT_PRECISIONS", "PRECISIONS", "allocator_tuned",
+    "apply_precision", "auto_precision", "convert", "cpu_has_native_bf16", "dynamic_int8", "engine_cache_dir",
+    "float32_features", "hardware_summary", "input_dtype", "int8_engine", "int8_probe_cosine", "int8_supported",
+    "int8_targets", "native_precisions", "ort_available", "pick_fastest", "prepare_auto", "probe_config",
+    "probe_pixels", "quantised_engine", "quantize_int8", "release_free_memory", "resolve_device", "time_blocks",
+    "tune_cpu_allocator", "widest",
 ]

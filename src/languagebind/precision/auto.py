@@ -8,9 +8,11 @@ towers on a synthetic probe and keeps int8 only if their output stays within ``I
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -22,10 +24,14 @@ from languagebind.precision.cast import convert, input_dtype
 from languagebind.precision.device import native_precisions
 from languagebind.precision.int8 import int8_output, int8_targets
 from languagebind.precision.memory import release_free_memory
-from languagebind.registry import PATCHES, get_modality
+from languagebind.precision.ort import ORT_PRECISIONS, block_runner, notice
 
 # Agreement order: a faster mode must beat the next more accurate one by this factor to be chosen.
 MIN_SPEEDUP = 1.10
+# ... except a mode with the same numerics (ONNX Runtime fp32 after torch fp32): any clear gain is taken.
+SAME_NUMERICS_SPEEDUP = 1.03
+SAME_NUMERICS = {"ort-fp32"}
+INT8_MODES = ("int8", "ort-int8")
 # auto keeps int8 only if the simulated int8 towers give at least this cosine to fp32 on a synthetic probe
 # (the agreement bound is 0.995 on real inputs; random ViT-L/14 towers give ~0.999, MiniLM-like outliers ~0.98).
 INT8_MIN_PROBE_COSINE = 0.998
@@ -39,10 +45,11 @@ def auto_precision(model: nn.Module, device: torch.device) -> str:
     if device.type == "cuda":  # GPUs compute half precision natively: no need to time
         return candidates[-1]
     timings = mode_timings(probe_config(model), device, candidates)
+    candidates = [mode for mode in candidates if mode in timings]
     chosen = pick_fastest(timings, candidates)
     towers = getattr(model, "towers", {})
-    if chosen == "int8" and any(int8_probe_cosine(t) < INT8_MIN_PROBE_COSINE for t in towers.values()):
-        chosen = pick_fastest(timings, [mode for mode in candidates if mode != "int8"])
+    if chosen in INT8_MODES and any(int8_probe_cosine(t) < INT8_MIN_PROBE_COSINE for t in towers.values()):
+        chosen = pick_fastest(timings, [mode for mode in candidates if mode not in INT8_MODES])
     return chosen
 
 
@@ -67,22 +74,34 @@ def pick_fastest(timings: dict[str, float], order: list[str]) -> str:
     """Walk from the most faithful mode; move to a less faithful one only when it is ``MIN_SPEEDUP`` faster."""
     chosen = order[0]
     for mode in order[1:]:
-        if timings[mode] * MIN_SPEEDUP <= timings[chosen]:
+        if timings[mode] * (SAME_NUMERICS_SPEEDUP if mode in SAME_NUMERICS else MIN_SPEEDUP) <= timings[chosen]:
             chosen = mode
     return chosen
 
 
 def time_blocks(probe: tuple[TransformerConfig, int], modes: list[str], rounds: int = 5) -> dict[str, float]:
     """Seconds for one forward of a random block (batch 2) in each mode on the CPU: the best of ``rounds``
-    interleaved rounds (mode after mode), so load from other processes hits every mode alike."""
+    interleaved rounds (mode after mode), so load from other processes hits every mode alike. ONNX Runtime
+    modes run the block exported to a temporary directory."""
     cfg, tokens = probe
     x = torch.randn(2, tokens, cfg.width, generator=torch.Generator().manual_seed(0))
     runs: dict[str, Callable[[], object]] = {}
-    for mode in modes:
-        block = Block(cfg).eval()
-        convert(block, mode)
-        runs[mode] = partial(block, x.to(input_dtype(block)))
-    best = dict.fromkeys(modes, float("inf"))
+    with tempfile.TemporaryDirectory(prefix="lb-auto-") as workdir:
+        for mode in modes:
+            block = Block(cfg).eval()
+            if mode in ORT_PRECISIONS:
+                try:
+                    runs[mode] = partial(block_runner(block, x, ORT_PRECISIONS[mode], Path(workdir)), x)
+                except Exception as err:  # the runtime cannot run this block: not a candidate
+                    notice(f"auto does not consider {mode}: {err.__class__.__name__}: {err}")
+                continue
+            convert(block, mode)
+            runs[mode] = partial(block, x.to(input_dtype(block)))
+        return _best_of(runs, rounds)
+
+
+def _best_of(runs: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    best = dict.fromkeys(runs, float("inf"))
     with torch.inference_mode():
         for run in runs.values():
             run()  # warm-up: kernel selection, weight packing

@@ -28,10 +28,18 @@ def convert(model: nn.Module, mode: str) -> None:
     elif mode == "int8":
         for module in [towers] if towers is not None else parts:
             quantize_int8(module)
-        for module in parts if towers is not None and cpu_has_native_bf16() else []:
-            if module is not towers:
-                module.to(torch.bfloat16)  # the language tower(s)
-                release_free_memory()
+        if towers is not None:
+            language_towers_for_int8(model)
+
+
+def language_towers_for_int8(model: nn.Module) -> None:
+    """In the int8 modes the language tower(s) are not quantised: bf16 where the CPU computes it natively."""
+    if not cpu_has_native_bf16():
+        return
+    for name, module in model.named_children():
+        if name not in ("towers", "logit_scales"):
+            module.to(torch.bfloat16)
+            release_free_memory()
 
 
 def input_dtype(module: nn.Module) -> torch.dtype:

@@ -7,6 +7,7 @@ import torch
 from languagebind.errors import InputError
 from languagebind.precision.int8 import int8_engine
 from languagebind.precision.memory import allocator_tuned
+from languagebind.precision.ort import int8_weight_type, ort_available
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -36,11 +37,15 @@ def native_precisions(device: torch.device) -> list[str]:
         return ["fp32", "bf16" if torch.cuda.is_bf16_supported() else "fp16"]
     if device.type != "cpu":
         return ["fp32"]
-    return ["fp32"] + (["bf16"] if cpu_has_native_bf16() else []) + (["int8"] if int8_supported() else [])
+    ort = ort_available()
+    return (["fp32"] + (["ort-fp32"] if ort else []) + (["bf16"] if cpu_has_native_bf16() else [])
+            + (["int8"] if int8_supported() else []) + (["ort-int8"] if ort else []))
 
 
 def hardware_summary() -> dict[str, object]:
     """What the precision choice depends on (for benchmark reports and logs)."""
     return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_native_bf16": cpu_has_native_bf16(),
-            "int8_engine": int8_engine(), "threads": torch.get_num_threads(), "malloc_tuned": allocator_tuned(),
+            "int8_engine": int8_engine(), "onnxruntime": ort_available(),
+            "ort_int8_weights": int8_weight_type() if ort_available() else None,
+            "threads": torch.get_num_threads(), "malloc_tuned": allocator_tuned(),
             "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}

@@ -1,0 +1,401 @@
+"""ONNX Runtime engine for the modality towers: exported once per checkpoint and precision, kept in a cache.
+
+Precisions ``ort-fp32`` (ONNX Runtime's MLAS fp32 GEMM: the same numerics as fp32, faster than torch's fp32
+Linear on AVX2 CPUs) and ``ort-int8`` (dynamic int8: per-channel int8 weights, activations quantised per call by
+``DynamicQuantizeLinear`` + ``MatMulInteger``; s8 weights where the CPU has VNNI / AMX, u8 weights on plain AVX2,
+where MLAS's u8s8 kernel could saturate). The transformer's Linear layers are quantised, never the output
+projection. The language tower stays on torch.
+
+The cache (``engine_cache_dir()``; ``LANGUAGEBIND_ENGINE_CACHE`` overrides) holds, per checkpoint fingerprint,
+``weights.pt`` (the tower's fp32 state, what the export reads) and one directory per precision with
+``model.onnx`` and ``meta.json`` (versions, file sizes and hashes, export time, the fp32 output of a probe
+input). A directory appears whole (built under a temporary name, renamed), is reused when its meta matches, and
+is rebuilt when it is damaged. The export runs in a child process, so its memory (the exporter holds several
+copies of the weights) never adds to the caller's. Once the session runs, the torch tower's weights are
+re-pointed at ``weights.pt`` (memory-mapped), so the process does not hold the weights twice; the tower stays a
+complete torch module (``state_dict``, ``intermediates``, saving), only its ``forward`` runs the session.
+
+If onnxruntime is missing or any step fails, the tower stays on torch and one line says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from languagebind.precision.memory import release_free_memory
+from languagebind.utils.io import atomic_write, write_json_atomic
+
+ORT_PRECISIONS = {"ort-fp32": "fp32", "ort-int8": "int8"}  # engine precision -> its torch counterpart
+FORMAT_VERSION = 2  # bump when the export changes: old cache entries are then rebuilt
+OPSET = 17
+# The ORT output on the probe must stay this close to the exporter's torch fp32 output (cosine, every item).
+MIN_PROBE_COSINE = {"fp32": 0.9999, "int8": 0.998}
+_MISSING_NOTICE: list[str] = []  # the "onnxruntime is missing" line is printed once per process
+
+
+class EngineError(RuntimeError):
+    """An export or session could not be built (the caller falls back to torch)."""
+
+
+def ort_available() -> bool:
+    """Whether onnxruntime and onnx can be imported (both are needed: the export and the quantiser)."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def notice(message: str) -> None:
+    """The engine's one-line notices (stderr)."""
+    print(f"languagebind: {message}", file=sys.stderr, flush=True)
+
+
+def engine_cache_dir() -> Path:
+    """``$LANGUAGEBIND_ENGINE_CACHE``, else ``$XDG_CACHE_HOME/languagebind/engines`` (``~/.cache`` by default)."""
+    if os.environ.get("LANGUAGEBIND_ENGINE_CACHE"):
+        return Path(os.environ["LANGUAGEBIND_ENGINE_CACHE"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "languagebind" / "engines"
+
+
+def int8_weight_type() -> str:
+    """``QInt8`` (u8s8 kernels) where the CPU has VNNI or AMX, else ``QUInt8`` (u8u8: exact on plain AVX2)."""
+    vnni = getattr(torch.cpu, "_is_vnni_supported", lambda: False)() or \
+        getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    return "QInt8" if vnni else "QUInt8"
+
+
+@dataclass
+class EngineEntry:
+    """One cache entry: its directory, whether this call built it, build seconds and size on disk."""
+
+    directory: Path
+    built: bool
+    build_s: float
+    size_bytes: int
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return json.loads((self.directory / "meta.json").read_text())
+
+
+def versions() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+
+    return {"format": str(FORMAT_VERSION), "torch": torch.__version__, "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__}
+
+
+def entry_dir(key: str, precision: str, cache: Path | None = None) -> Path:
+    """``<cache>/<fingerprint>/fp32`` or ``.../int8-QInt8`` / ``int8-QUInt8`` (the weight type follows the CPU)."""
+    return (cache or engine_cache_dir()) / key / (precision if precision == "fp32" else f"int8-{int8_weight_type()}")
+
+
+def check_entry(directory: Path) -> str | None:
+    """None when the entry is complete and matches this runtime, else why not."""
+    try:
+        meta = json.loads((directory / "meta.json").read_text())
+    except (OSError, ValueError) as err:
+        return f"no readable meta.json ({err.__class__.__name__})"
+    if meta.get("versions") != versions():
+        return "built by another version"
+    for name, info in meta.get("files", {}).items():
+        path = directory / name
+        if not path.is_file() or path.stat().st_size != info["size"]:
+            return f"{name} is missing or has the wrong size"
+        if "head_sha256" in info and info["head_sha256"] != head_sha256(path):
+            return f"{name} is damaged"
+    return None if meta.get("files") else "meta.json lists no files"
+
+
+def head_sha256(path: Path, limit: int = 1 << 24) -> str:
+    """Hash of a file's first 16 MB (the graph; the weights' damage shows in the probe check instead)."""
+    with path.open("rb") as handle:
+        return hashlib.sha256(handle.read(limit)).hexdigest()
+
+
+def ensure_weights(tower: nn.Module, key: str, cache: Path | None = None) -> Path:
+    """``<cache>/<key>/weights.pt``: the tower's state (LoRA merged copies are made by the export), written
+    atomically once; rewritten when it cannot be read back."""
+    path = (cache or engine_cache_dir()) / key / "weights.pt"
+    if path.is_file():
+        try:
+            torch.load(path, mmap=True, weights_only=True)
+            return path
+        except Exception:  # damaged: write it again
+            path.unlink()
+    with atomic_write(path) as handle:
+        torch.save({k: v.detach().float().contiguous() for k, v in tower.state_dict().items()}, handle)
+    return path
+
+
+def ensure_export(tower: nn.Module, config: dict[str, Any], precision: str, key: str,
+                  cache: Path | None = None) -> EngineEntry:
+    """The cache entry of ``tower`` (config: its ``CheckpointConfig.to_dict()``) in ``precision`` (``fp32`` or
+    ``int8``): reused when whole, else exported in a child process and moved into place atomically."""
+    directory = entry_dir(key, precision, cache)
+    problem = check_entry(directory) if directory.exists() else "not built"
+    if problem is None:
+        return EngineEntry(directory, False, float(json.loads((directory / "meta.json").read_text())["build_s"]),
+                           dir_size(directory))
+    if directory.exists():
+        notice(f"engine cache entry {directory} is rebuilt: {problem}")
+    weights = ensure_weights(tower, key, cache)
+    start = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{precision}.", suffix=".tmp", dir=directory.parent))
+    try:
+        spec = {"weights": str(weights), "config": config, "precision": precision, "out": str(tmp),
+                "threads": torch.get_num_threads(), "weight_type": int8_weight_type()}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
+        proc = subprocess.run([sys.executable, "-m", "languagebind.precision.ort", json.dumps(spec)],
+                              capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            raise EngineError(f"the export failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+        meta = json.loads((tmp / "meta.json").read_text())
+        meta["build_s"] = time.perf_counter() - start
+        write_json_atomic(tmp / "meta.json", meta)
+        if not (directory.exists() and check_entry(directory) is None):  # else another process (a torchrun
+            shutil.rmtree(directory, ignore_errors=True)                 # rank) finished first: use its entry
+            try:
+                os.replace(tmp, directory)  # the entry appears whole
+            except OSError:  # ... or it landed just now
+                if check_entry(directory) is not None:
+                    raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return EngineEntry(directory, True, meta["build_s"], dir_size(directory))
+
+
+def dir_size(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
+
+
+class OrtRunner:
+    """``pixels -> features`` through an ONNX Runtime session (float32 in and out), the tower's ``forward``."""
+
+    def __init__(self, model_path: Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        except Exception as err:
+            raise EngineError(f"onnxruntime cannot load {model_path}: {err}") from err
+        self.input = self.session.get_inputs()[0].name
+
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        array = pixels.detach().to("cpu", torch.float32).contiguous().numpy()
+        return torch.from_numpy(self.session.run(None, {self.input: array})[0])
+
+
+def attach(tower: nn.Module, config: dict[str, Any], precision: str, key: str, cache: Path | None = None
+           ) -> EngineEntry | None:
+    """Run ``tower`` on ONNX Runtime in ``precision`` (``fp32`` / ``int8``). Returns the cache entry, or None
+    (with a one-line notice) when the runtime is missing or fails: the tower then stays on torch untouched."""
+    if not ort_available():
+        if not _MISSING_NOTICE:
+            _MISSING_NOTICE.append("x")
+            notice("onnxruntime is not installed; the towers run on torch (pip install onnxruntime onnx)")
+        return None
+    name = getattr(getattr(tower, "config", None), "modality", "tower")
+    try:
+        # The weights move to the memory-mapped file first, so the session's copy never sits beside them.
+        weights = ensure_weights(tower, key, cache)
+        with torch.no_grad():
+            tower.load_state_dict(torch.load(weights, mmap=True, weights_only=True), assign=True)
+        release_free_memory()
+    except Exception as err:
+        notice(f"the {name} tower stays on torch: its weights could not be cached ({err})")
+        return None
+    try:
+        try:
+            entry, runner, cosine = load_checked(tower, config, precision, key, cache)
+        except EngineError as err:  # a reused entry that does not load or disagrees: rebuild it once
+            directory = entry_dir(key, precision, cache)
+            if not directory.exists() or getattr(err, "built", True):
+                raise
+            notice(f"engine cache entry {directory} is rebuilt: {err}")
+            shutil.rmtree(directory)
+            entry, runner, cosine = load_checked(tower, config, precision, key, cache)
+    except Exception as err:
+        notice(f"the {name} tower stays on torch: ONNX Runtime {precision} failed ({err})")
+        return None
+    tower.forward = runner  # the instance attribute shadows the class's forward: tower(x) runs the session
+    tower.engine = {"engine": "onnxruntime", "precision": precision, "directory": str(entry.directory),
+                    "built": entry.built, "build_s": entry.build_s, "size_bytes": entry.size_bytes,
+                    "probe_cosine": cosine}
+    return entry
+
+
+def load_checked(tower: nn.Module, config: dict[str, Any], precision: str, key: str, cache: Path | None
+                 ) -> tuple[EngineEntry, OrtRunner, float]:
+    """The entry (built if needed), its session, and the cosine of its probe output to the fp32 reference."""
+    entry = ensure_export(tower, config, precision, key, cache)
+    try:
+        runner = OrtRunner(entry.directory / "model.onnx")
+        probe = entry.meta["probe"]
+        got = runner(probe_input(config, int(probe["pixels_seed"])))
+        cosine = float(torch.nn.functional.cosine_similarity(got, torch.tensor(probe["reference"])).min())
+        if not cosine >= MIN_PROBE_COSINE[precision]:
+            raise EngineError(f"its output disagrees with fp32 on the probe (cosine {cosine:.5f})")
+    except Exception as err:
+        error = err if isinstance(err, EngineError) else EngineError(str(err))
+        error.built = entry.built  # type: ignore[attr-defined]
+        raise error from err
+    return entry, runner, cosine
+
+
+def detach(tower: nn.Module) -> None:
+    """Back to torch (the weights stay memory-mapped until the module is converted or reloaded)."""
+    tower.__dict__.pop("forward", None)
+    tower.__dict__.pop("engine", None)
+
+
+def probe_input(config: dict[str, Any], seed: int, batch: int = 2) -> torch.Tensor:
+    """The probe pixels a cache entry's reference is computed on (normalised-pixel noise in the tower's full
+    input geometry: every frame of a video, as the export needs)."""
+    from languagebind.model.config import CheckpointConfig
+
+    cfg = CheckpointConfig.from_dict(config).vision
+    frames = (cfg.num_frames,) if cfg.modality == "video" else ()
+    return torch.randn(batch, cfg.num_channels, *frames, *cfg.image_size,
+                       generator=torch.Generator().manual_seed(seed))
+
+
+# -- the child process: export, quantise, probe -------------------------------------------------------------
+def export_child(spec: dict[str, Any]) -> None:
+    """Build the tower from ``weights.pt`` (memory-mapped), export it to ONNX, quantise for int8, and write
+    ``meta.json`` with the fp32 probe reference. Runs in its own process (see ``ensure_export``)."""
+    from languagebind.model.config import CheckpointConfig
+    from languagebind.model.lora import merge_lora
+    from languagebind.model.vision import VisionTower
+
+    torch.set_num_threads(int(spec["threads"]))
+    out, precision = Path(spec["out"]), spec["precision"]
+    config = CheckpointConfig.from_dict(spec["config"])
+    with torch.device("meta"):
+        tower = VisionTower(config.vision)
+    tower.load_state_dict(torch.load(spec["weights"], mmap=True, weights_only=True), assign=True)
+    merge_lora(tower)
+    tower.eval()
+    seed = 0
+    probe = probe_input(spec["config"], seed)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        reference = tower(probe)
+    fp32_path = out / "export.onnx"
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer warnings
+        torch.onnx.export(tower, (probe[:1],), str(fp32_path), input_names=["pixels"], output_names=["features"],
+                          dynamic_axes={"pixels": {0: "batch"}, "features": {0: "batch"}}, opset_version=OPSET,
+                          dynamo=False)
+    export_s = time.perf_counter() - start
+    del tower
+    meta: dict[str, Any] = {"versions": versions(), "precision": precision, "export_s": export_s,
+                            "probe": {"pixels_seed": seed, "reference": reference.tolist()}}
+    if precision == "int8":
+        start = time.perf_counter()
+        quantise(fp32_path, out / "int8.onnx", spec["weight_type"])
+        fp32_path.unlink()
+        fp32_path = out / "int8.onnx"
+        meta["quantise_s"], meta["weight_type"] = time.perf_counter() - start, spec["weight_type"]
+    external_data(fp32_path, out / "model.onnx")
+    meta["files"] = {"model.onnx": {"size": (out / "model.onnx").stat().st_size,
+                                    "head_sha256": head_sha256(out / "model.onnx")},
+                     "model.onnx.data": {"size": (out / "model.onnx.data").stat().st_size}}
+    write_json_atomic(out / "meta.json", meta)
+
+
+def external_data(source: Path, target: Path) -> None:
+    """Re-save ``source`` as ``target`` (the graph) + ``target.data`` (the weights), then remove ``source``: ONNX
+    Runtime then reads the weights into its own buffers once (an embedded model is parsed and copied: 1.8 GB
+    of session for a 1.2 GB ViT-L, against 1.25 GB)."""
+    import onnx
+
+    model = onnx.load(str(source))
+    onnx.save_model(model, str(target), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=target.name + ".data", size_threshold=1024)
+    source.unlink()
+
+
+def quantise(source: Path, target: Path, weight_type: str) -> None:
+    """Dynamic int8 for every MatMul with a constant weight except the output projection (per channel)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph = onnx.load(str(source), load_external_data=False).graph
+    keep = [node.name for node in graph.node if node.op_type == "MatMul" and "projection" in node.name]
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)  # the quantiser's advice to pre-process, logged on the root logger
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(str(source), str(target), weight_type=getattr(QuantType, weight_type),
+                             per_channel=True, op_types_to_quantize=["MatMul"], nodes_to_exclude=keep)
+    finally:
+        logging.disable(previous)
+
+
+def gemm_session(weight: np.ndarray, precision: str, workdir: Path, threads: int) -> Any:
+    """An ONNX Runtime session of one ``x @ weight`` (``weight`` (K, N)) in ``fp32`` or ``int8``: what the
+    benchmark's GEMM-rate measurement and ``auto``'s probes run."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    k, n = weight.shape
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="gemm/MatMul")], "gemm",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["m", k])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["m", n])],
+                              [numpy_helper.from_array(weight.astype(np.float32), "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    path = workdir / f"gemm-{k}x{n}-{precision}.onnx"
+    onnx.save(model, str(path))
+    if precision == "int8":
+        quantise(path, path.with_suffix(".int8.onnx"), int8_weight_type())
+        path = path.with_suffix(".int8.onnx")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def block_runner(block: nn.Module, x: torch.Tensor, precision: str, workdir: Path) -> OrtRunner:
+    """One transformer block exported to ``workdir`` and run on ONNX Runtime in ``precision`` (``auto``'s
+    timing probe; a block is small, so this runs in-process)."""
+    path = workdir / f"block-{precision}.onnx"
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(block.eval(), (x,), str(path), input_names=["x"], output_names=["y"],
+                          opset_version=OPSET, dynamo=False)
+    if precision == "int8":
+        quantise(path, path.with_suffix(".int8.onnx"), int8_weight_type())
+        path = path.with_suffix(".int8.onnx")
+    return OrtRunner(path)
+
+
+if __name__ == "__main__":
+    export_child(json.loads(sys.argv[1]))
