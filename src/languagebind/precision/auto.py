@@ -25,6 +25,7 @@ from languagebind.precision.device import native_precisions
 from languagebind.precision.int8 import int8_output, int8_targets
 from languagebind.precision.memory import release_free_memory
 from languagebind.precision.ort import ORT_PRECISIONS, block_runner, notice
+from languagebind.registry import PATCHES, get_modality
 
 # Agreement order: a faster mode must beat the next more accurate one by this factor to be chosen.
 MIN_SPEEDUP = 1.10

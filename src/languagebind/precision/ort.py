@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from languagebind.precision.memory import release_free_memory
+from languagebind.registry import get_modality
 from languagebind.utils.io import atomic_write, write_json_atomic
 
 ORT_PRECISIONS = {"ort-fp32": "fp32", "ort-int8": "int8"}  # engine precision -> its torch counterpart
@@ -280,7 +281,7 @@ def probe_input(config: dict[str, Any], seed: int, batch: int = 2) -> torch.Tens
     from languagebind.model.config import CheckpointConfig
 
     cfg = CheckpointConfig.from_dict(config).vision
-    frames = (cfg.num_frames,) if cfg.modality == "video" else ()
+    frames = (cfg.num_frames,) if get_modality(cfg.modality).clip else ()
     return torch.randn(batch, cfg.num_channels, *frames, *cfg.image_size,
                        generator=torch.Generator().manual_seed(seed))
 
