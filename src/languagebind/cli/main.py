@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("languagebind.cli.eval", "zero-shot evaluation on a public benchmark layout"),
     "demo": ("languagebind.cli.demo", "train and evaluate a small LanguageBind on built-in data"),
     "build": ("languagebind.cli.build", "build a VIDAL-style aligned dataset from raw short videos"),
+    "modalities": ("languagebind.cli.modalities", "list the registered modalities (built-in and plug-ins)"),
     "index": ("languagebind.cli.index", "build, extend and inspect vector indexes over embedded collections"),
     "serve": ("languagebind.cli.serve", "search an index over HTTP: API, clip-retrieval API and a web page"),
 }
