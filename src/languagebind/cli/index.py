@@ -110,7 +110,7 @@ def _embed_media(args: argparse.Namespace) -> list[Path]:
         return []
     if not args.checkpoint:
         raise InputError(str(args.paths[0]), "media folders need --checkpoint MODALITY=DIR towers to embed them")
-    from languagebind.cli.common import EXTENSIONS, load_model
+    from languagebind.cli.common import extensions, load_model
     from languagebind.collection.embed import CollectionSettings, embed_collection, iter_files
 
     base = args.embed_dir or (args.out / "embeddings" if args.out else None)
@@ -123,12 +123,12 @@ def _embed_media(args: argparse.Namespace) -> list[Path]:
             raise InputError(folder, "not a directory")
         key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
         for modality in model.modalities:
-            if modality == "text" or modality not in EXTENSIONS:
+            if modality == "text":
                 continue
-            if next(iter_files(folder, EXTENSIONS[modality]), None) is None:
+            if next(iter_files(folder, extensions(modality)), None) is None:
                 continue
             target = base / f"{folder.name}-{key}-{modality}"
-            settings = CollectionSettings(modality, EXTENSIONS[modality], batch_size=args.batch_size)
+            settings = CollectionSettings(modality, extensions(modality), batch_size=args.batch_size)
             summary = embed_collection(model, folder, target, settings, rank=0, world=1, progress=args.progress)
             print(f"embedded {summary.rows} {modality} files of {folder} ({summary.failures} skipped) -> {target}",
                   file=sys.stderr)

@@ -22,7 +22,8 @@ import torch
 
 from languagebind.api import LanguageBind
 from languagebind.errors import InputError
-from languagebind.processing import MODALITIES, ProcessorConfig, build_processor
+from languagebind.processing import ProcessorConfig, build_processor
+from languagebind.registry import is_modality
 from languagebind.serve.errors import ApiError, input_error
 
 # kind -> suffix of the temporary file the decoders read
@@ -107,7 +108,7 @@ class Decoder:
         self.processors: dict[str, Callable[[Path], torch.Tensor]] = {}
         for modality in model.modalities:
             config = model.processor_config(modality)
-            if modality in MODALITIES and isinstance(config, ProcessorConfig):
+            if is_modality(modality) and isinstance(config, ProcessorConfig):
                 tighter = {k: min(v, getattr(config, k)) for k, v in caps.items()}
                 self.processors[modality] = build_processor(modality, dataclasses.replace(config, **tighter)).load
             else:  # a tower whose preprocessing has no such caps: the model's own
