@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from languagebind.errors import InputError
@@ -16,7 +13,7 @@ from languagebind.evaluation import readers_folders as folders
 from languagebind.evaluation import readers_points as points
 from languagebind.evaluation import readers_video as video
 from languagebind.evaluation.datasets import Dataset
-from languagebind.evaluation.prompts import DATA_PACKAGE
+from languagebind.evaluation.prompts import paper_rows
 from languagebind.evaluation.readers_folders import read_class_folders
 from languagebind.registry import get_modality, is_modality, modality_names
 
@@ -125,16 +122,10 @@ def get_benchmark(name: str, modality: str | None = None) -> Benchmark:
     return BENCHMARKS[key]
 
 
-@cache
-def _paper_rows() -> tuple[dict, ...]:
-    text = resources.files(DATA_PACKAGE).joinpath("paper_results.json").read_text(encoding="utf-8")
-    return tuple(json.loads(text)["rows"])
-
-
 def paper_results(name: str) -> dict[str, dict[str, dict]]:
     """The paper's numbers for a benchmark: ``{variant: {metric: {"value", "verified", "source"}}}``."""
     out: dict[str, dict[str, dict]] = {}
-    for row in _paper_rows():
+    for row in paper_rows("paper_results.json"):
         if row["benchmark"] == name:
             out.setdefault(row["variant"], {})[row["metric"]] = {k: row[k] for k in ("value", "verified", "source")}
     return out

@@ -15,12 +15,9 @@ An item counts only when every role of it could be read; every row of a table is
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +29,7 @@ from languagebind.evaluation import combined, emergent
 from languagebind.evaluation import readers_paired as paired
 from languagebind.evaluation.cache import EmbeddingCache, file_key
 from languagebind.evaluation.datasets import ClassificationSet, RetrievalSet
-from languagebind.evaluation.prompts import DATA_PACKAGE
+from languagebind.evaluation.prompts import paper_rows
 from languagebind.evaluation.runner import (
     Encoder,
     _bad_data_error,
@@ -143,17 +140,11 @@ def get_paired_task(name: str) -> PairedTask:
     return PAIRED_TASKS[key]
 
 
-@cache
-def _paper_rows() -> tuple[dict, ...]:
-    text = resources.files(DATA_PACKAGE).joinpath("paper_results_paired.json").read_text(encoding="utf-8")
-    return tuple(json.loads(text)["rows"])
-
-
 def paper_paired(task: PairedTask) -> dict[str, dict]:
     """The paper's numbers for the task's rows: ``{row: {"value", "metric", "verified", "source"}}``."""
     rows = task.rows
     return {r["variant"]: {k: r[k] for k in ("value", "metric", "verified", "source")}
-            for r in _paper_rows() if r["dataset"] == task.dataset and r["variant"] in rows}
+            for r in paper_rows("paper_results_paired.json") if r["dataset"] == task.dataset and r["variant"] in rows}
 
 
 @dataclass

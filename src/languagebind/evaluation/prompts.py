@@ -4,12 +4,14 @@
 * ``templates/{depth,video,thermal,sound80}.txt``: the same 80 with "photo" replaced by "depth photo",
   "video", "thermal infrared photo", "sound" (the official code's variants).
 * ``templates/sound.txt``: ``a sound of {}.``, the one template the official audio classifier uses.
+* ``paper_results*.json``: the paper's numbers (``{"rows": [...]}``) printed beside ours.
 * ``classnames/<name>.tsv``: ``key<TAB>class name`` per line in class-index order, where ``key`` is how
   the public release names the class (folder, csv label, WordNet id); ``#`` lines are comments.
 """
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from importlib import resources
 
@@ -56,3 +58,10 @@ def classnames(name: str) -> list[str]:
 def prompts_for(classes: list[str], template_set: tuple[str, ...]) -> list[str]:
     """Every template filled with every class, class-major: ``[c0 t0, c0 t1, ..., c1 t0, ...]``."""
     return [template.format(name) for name in classes for template in template_set]
+
+
+@cache
+def paper_rows(name: str) -> tuple[dict, ...]:
+    """The ``rows`` of the paper-numbers file ``name`` shipped beside the prompts (e.g. ``paper_results.json``)."""
+    text = resources.files(DATA_PACKAGE).joinpath(name).read_text(encoding="utf-8")
+    return tuple(json.loads(text)["rows"])
