@@ -21,7 +21,6 @@ index is built as by ``build_index``. Run ``build`` again to re-choose the index
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -47,7 +46,7 @@ from languagebind.index.layout import (
 )
 from languagebind.index.segments import Segments, segment_done, segment_name, write_segment
 from languagebind.index.sources import Source
-from languagebind.utils.io import fsync_dir, write_json_atomic
+from languagebind.utils.io import atomic_write, write_json_atomic
 
 Log = Callable[[str], None]
 
@@ -277,14 +276,13 @@ def _write_segments(directory: Path, modality: str, sources: list[tuple[int, Sou
 
 
 def _write_faiss(index: Any, path: Path) -> None:
+    """faiss streams the index into ``utils.io.atomic_write``'s temporary file (no second copy in memory)."""
     import faiss
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    faiss.write_index(index, str(tmp))
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    with atomic_write(path) as handle:
+        writer = faiss.PyCallbackIOWriter(handle.write)
+        faiss.write_index(index, writer)
+        del writer  # flushes faiss's buffer into the handle before it is synced and renamed
 
 
 def _approximate(directory: Path, modality: str, entry: dict[str, Any], base: Path | None, base_count: int,
