@@ -43,12 +43,8 @@ EXCEPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "vidal/stages_media.py": (("audio",), "the audio-track stage"),
     "vidal/depth.py": (("depth",), "the depth-estimation stage"),
     "vidal/thermal.py": (("thermal",), "the infrared-translation stage"),
-    # the search service (issue 15, merged after the registry): clip back's API names its `modality` field
-    # "image"; the upload sniffer's file families and the page's preview kinds are still tables of the built-in
-    # modalities -- the next step is to derive them from each spec's extensions and preview (docs/search.md)
+    # the search service: clip back's API names its `modality` field "image"
     "serve/app.py": (("image",), "clip-retrieval's API: `modality` \"image\" and its default image tower"),
-    "serve/media.py": ((*BUILTIN,), "upload families (image/audio/video containers) and the towers reading each"),
-    "serve/previews.py": ((*BUILTIN, "point", "imu"), "the page's preview kind of each built-in modality"),
     # foreign formats
     "processing/imu.py": (("imu",), "a conventional array name inside IMU .npz files"),
     "vidal/captions.py": (("image", "video"), "Hugging Face chat-template content types"),

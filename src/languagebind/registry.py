@@ -60,6 +60,7 @@ BUILTIN = "built-in"
 PATCHES = "languagebind.model.vision:PatchEmbed"
 STARTS = ("clip", "scratch")
 IN_MEMORY = ("picture", "array")  # or "tower:<name>"
+PREVIEWS = ("thumbnail", "frames", "spectrogram", "heatmap", "channel", "waveform", "points")
 Ref = str | Callable[..., Any]
 
 
@@ -74,6 +75,11 @@ class ModalitySpec:
     Attributes:
         name: the modality's name (manifest field, ``--modality``, tower key); lower case, no ``=`` or ``,``.
         extensions: file endings (lower case, with the dot) of its files, looked for under directories.
+        also_reads: further endings its loader decodes when handed such a file, not looked for under directories
+            (the sound track of a movie); the search service accepts uploads of both.
+        guess_for: endings for which this modality is the first guess when an item's modality is not named (the
+            search service's and page's uploads): ``(".png",)``, or ``("*",)`` for all its ``extensions``. When
+            several loaded towers read a file and none claims it, the caller must name the modality.
         loader: decode + preprocess one item (a path or an in-memory object): ``(item, ProcessorConfig) -> Tensor``.
         item_shape: ``ProcessorConfig -> tuple`` the shape of one preprocessed item (the tower's input minus B).
         tokens: the token module class (see the module docstring); default ``PATCHES``.
@@ -89,8 +95,10 @@ class ModalitySpec:
         in_memory: in-memory forms the loader accepts besides paths, so shard members need no temporary file:
             ``"picture"`` (a PIL image), ``"array"`` (a numpy array of a ``.npy`` member). Others get a temp file.
         letter: the letter in retrieval metric names (``t2v_R@1``); default the name's first letter.
-        preview: how an item is previewed in reports: ``"thumbnail"``, ``"frames"``, ``"spectrogram"``,
-            ``"heatmap"``, ``"channel"``, ``"waveform"``, or ``(array) -> (H, W, 3) uint8 array``.
+        preview: how an item is previewed in reports and on the search page: one of ``PREVIEWS`` (``"thumbnail"``
+            a picture, ``"frames"`` a movie's frames, ``"spectrogram"`` a sound, ``"heatmap"`` / ``"channel"`` a
+            false-coloured map / grey channel, ``"waveform"`` channels over time, ``"points"`` a 3-D scatter), or
+            ``(preprocessed item array) -> (H, W, 3) uint8 array``.
         tiny: ``VisionConfig`` fields of the tiny test tower (``random:tiny``) besides the shared defaults.
         released: ``VisionConfig`` geometry of the full-size towers (``random:vit_*``, released checkpoints).
         clip_fields: official ``vision_config`` fields for a tower made from a plain CLIP checkpoint.
@@ -115,6 +123,8 @@ class ModalitySpec:
     in_memory: tuple[str, ...] = ()
     letter: str = ""
     preview: Ref = "thumbnail"
+    also_reads: tuple[str, ...] = ()
+    guess_for: tuple[str, ...] = ()
     tiny: Mapping[str, Any] = field(default_factory=dict)
     released: Mapping[str, Any] = field(default_factory=dict)
     clip_fields: Mapping[str, Any] = field(default_factory=dict)
@@ -125,10 +135,15 @@ class ModalitySpec:
     def __post_init__(self) -> None:
         if not self.name or not self.name.isidentifier() or self.name != self.name.lower() or self.name == "text":
             raise ConfigError(f"modality name {self.name!r}: use a lower-case identifier other than 'text'")
-        object.__setattr__(self, "extensions", tuple(e.lower() for e in self.extensions))
-        for ext in self.extensions:
-            if not ext.startswith("."):
-                raise ConfigError(f"modality {self.name}: extension {ext!r} must start with a dot")
+        for name in ("extensions", "also_reads", "guess_for"):
+            endings = tuple(e.lower() for e in getattr(self, name))
+            object.__setattr__(self, name, endings)
+            for ext in endings:
+                if not ext.startswith(".") and not (name == "guess_for" and ext == "*"):
+                    raise ConfigError(f"modality {self.name}: {name} {ext!r} must start with a dot")
+        if isinstance(self.preview, str) and ":" not in self.preview and self.preview not in PREVIEWS:
+            raise ConfigError(f"modality {self.name}: preview {self.preview!r}; use one of {', '.join(PREVIEWS)} "
+                              "or a function")
         if self.start not in STARTS and not self.start.startswith("tower:"):
             raise ConfigError(f"modality {self.name}: start {self.start!r}; use clip, scratch or tower:NAME")
         if not self.templates or any(t.count("{}") != 1 for t in self.templates):
@@ -295,3 +310,18 @@ def with_extension(suffix: str) -> tuple[str, ...]:
     """Modalities whose files may end with ``suffix``."""
     suffix = suffix.lower()
     return tuple(s.name for s in modalities() if suffix in s.extensions)
+
+
+def guess_modality(suffix: str, among: Iterable[str]) -> tuple[str | None, tuple[str, ...]]:
+    """Which of the modalities ``among`` reads a file ending with ``suffix``: ``(guess, readers)``.
+
+    ``readers`` are those whose ``extensions`` or ``also_reads`` have the ending; ``guess`` is the only reader, or
+    the only reader whose ``guess_for`` claims the ending, else ``None`` (nobody reads it, or the caller must say)."""
+    suffix = suffix.lower()
+    specs = [get_modality(name) for name in among]
+    readers = tuple(s.name for s in specs if suffix in s.extensions or suffix in s.also_reads)
+    if len(readers) == 1:
+        return readers[0], readers
+    claims = [s.name for s in specs if s.name in readers
+              and (suffix in s.guess_for or ("*" in s.guess_for and suffix in s.extensions))]
+    return (claims[0] if len(claims) == 1 else None), readers

@@ -106,7 +106,7 @@ def test_metadata_indices_health_metrics(client) -> None:
     assert info["dim"] == 32 and info["towers"] == ["text", "image", "audio", "depth", "thermal", "video"]
     assert {m: v["count"] for m, v in info["indices"].items()} == {"image": 8, "audio": 4, "depth": 3, "thermal": 2,
                                                                    "video": 2}
-    assert info["indices"]["depth"]["kind"] == "depth"
+    assert info["indices"]["depth"]["kind"] == "heatmap" and info["guesses"][".npy"] == "depth"
     health = client.get("/healthz")
     assert health.status_code == 200 and health.json()["live"] and health.json()["ready"]
     text = client.get("/metrics").text

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from PIL import Image
 
+from languagebind.processing.pointcloud import preview_points
 from languagebind.registry import get_modality
 
 # One colour per series (colour-blind friendly "Tableau 10" subset).
@@ -60,7 +61,8 @@ def thumbnail(modality: str, pixels: np.ndarray, size: int = 64) -> str:
 def preview(modality: str, pixels: np.ndarray, size: int = 64) -> np.ndarray:
     """A preprocessed item -> an (H, W[, 3]) uint8 picture (a waveform ``size`` pixels high) by its spec's ``preview``:
     ``frames`` side by side, a colour-mapped ``spectrogram`` (low frequencies at the bottom) or ``heatmap``,
-    the first ``channel`` in grey, an RGB ``thumbnail``, a ``waveform`` per channel, or the spec's own function."""
+    the first ``channel`` in grey, an RGB ``thumbnail``, a ``waveform`` per channel, ``points`` seen from the front,
+    or the spec's own function."""
     kind = get_modality(modality).resolve("preview")
     a = np.asarray(pixels, dtype=np.float32)
     if callable(kind):
@@ -72,6 +74,8 @@ def preview(modality: str, pixels: np.ndarray, size: int = 64) -> np.ndarray:
         picture = colormap(stretched[::-1] if kind == "spectrogram" else stretched)
     elif kind == "waveform":
         picture = waveform(a.reshape(-1, a.shape[-1]) if a.ndim > 1 else a[None], size)
+    elif kind == "points":
+        picture = preview_points(a.reshape(-1, a.shape[-1]))
     else:
         picture = to_display(a[:1] if kind == "channel" else a)
     return picture

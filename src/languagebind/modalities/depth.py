@@ -15,6 +15,7 @@ SPEC = register_modality(ModalitySpec(
     in_memory=("picture", "array"),
     letter="d",
     preview="heatmap",
+    guess_for=(".npy",),
     tiny={"image_size": (32, 32)},
     released={"image_size": (224, 224)},
     clip_fields={"max_depth": 10},

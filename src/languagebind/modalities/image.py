@@ -15,6 +15,7 @@ SPEC = register_modality(ModalitySpec(
     in_memory=("picture",),
     letter="i",
     preview="thumbnail",
+    guess_for=("*",),
     tiny={"image_size": (32, 32)},
     released={"image_size": (224, 224)},
     description="RGB pictures (the official image checkpoint)",

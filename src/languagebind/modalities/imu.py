@@ -26,6 +26,7 @@ SPEC = register_modality(ModalitySpec(
     in_memory=("array",),
     letter="imu",
     preview="waveform",
+    guess_for=(".csv", ".tsv"),
     tiny={"image_size": (1, 256), "patch_size": 16, "num_channels": 6},
     released={"image_size": (1, 2000), "patch_size": 8, "num_channels": 6},
     processor_fields="languagebind.modalities.imu:processor_fields",

@@ -15,6 +15,7 @@ SPEC = register_modality(ModalitySpec(
     flip=True,
     letter="v",
     preview="frames",
+    guess_for=("*",),
     tiny={"image_size": (32, 32), "num_frames": 4, "temporal": True},
     released={"image_size": (224, 224), "num_frames": 8, "temporal": True},
     clip_fields={"add_time_attn": True, "num_frames": 8},

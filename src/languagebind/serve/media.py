@@ -23,21 +23,18 @@ import torch
 from languagebind.api import LanguageBind
 from languagebind.errors import InputError
 from languagebind.processing import ProcessorConfig, build_processor
-from languagebind.registry import is_modality
+from languagebind.registry import get_modality, guess_modality, is_modality
 from languagebind.serve.errors import ApiError, input_error
 
-# kind -> suffix of the temporary file the decoders read
-_SUFFIX = {"png": ".png", "jpeg": ".jpg", "gif": ".gif", "bmp": ".bmp", "webp": ".webp", "tiff": ".tif",
-           "wav": ".wav", "flac": ".flac", "ogg": ".ogg", "mp3": ".mp3", "m4a": ".m4a", "mp4": ".mp4",
-           "matroska": ".mkv", "avi": ".avi", "npy": ".npy"}
-FAMILY = {"png": "image", "jpeg": "image", "gif": "image", "bmp": "image", "webp": "image", "tiff": "image",
-          "wav": "audio", "flac": "audio", "ogg": "audio", "mp3": "audio", "m4a": "audio", "mp4": "video",
-          "matroska": "video", "avi": "video", "npy": "array"}
-# families each tower reads; a modality not listed (added later) is left to its processor
-ACCEPTS = {"image": {"image"}, "thermal": {"image"}, "depth": {"image", "array"}, "audio": {"audio", "video"},
-           "video": {"video"}}
-# a file family -> the tower that reads it when the client does not say (only if that tower is loaded)
-DEFAULT_TOWER = {"image": "image", "audio": "audio", "video": "video", "array": "depth"}
+# container kind (``sniff``) -> the file endings it goes by, the first naming the temporary file the decoders read
+ENDINGS = {"png": (".png",), "jpeg": (".jpg", ".jpeg"), "gif": (".gif",), "bmp": (".bmp",), "webp": (".webp",),
+           "tiff": (".tif", ".tiff"), "wav": (".wav",), "flac": (".flac",), "ogg": (".ogg", ".oga", ".opus"),
+           "mp3": (".mp3",), "m4a": (".m4a",), "mp4": (".mp4", ".m4v", ".mov"), "matroska": (".mkv", ".webm"),
+           "avi": (".avi",), "npy": (".npy",), "npz": (".npz",), "hdf5": (".h5", ".hdf5"), "ply": (".ply",),
+           "off": (".off",)}
+_MAGIC = {ending for endings in ENDINGS.values() for ending in endings}
+# previews of picture-like modalities: an uploaded array of theirs is pixels (else rows: points, time steps)
+_PICTURES = ("thumbnail", "heatmap", "channel")
 
 
 def sniff(data: bytes) -> str | None:
@@ -71,6 +68,14 @@ def sniff(data: bytes) -> str | None:
         return "matroska"
     if head.startswith(b"\x93NUMPY"):
         return "npy"
+    if head.startswith(b"PK\x03\x04"):
+        return "npz"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "hdf5"
+    if head.startswith(b"ply") and head[3:4] in (b"\n", b"\r"):
+        return "ply"
+    if head.startswith((b"OFF", b"NOFF", b"COFF")):
+        return "off"
     return None
 
 
@@ -88,10 +93,6 @@ def npy_shape(data: bytes) -> tuple[int, ...]:
     if dtype.hasobject:
         raise InputError("upload", ".npy arrays of Python objects are not accepted")
     return tuple(shape)
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _preprocess_one(model: LanguageBind, modality: str, path: Path) -> torch.Tensor:
@@ -123,34 +124,55 @@ class Decoder:
         return list(self.processors)
 
     def tower_for(self, data: bytes, modality: str | None) -> str:
-        """``modality`` when given (and loaded), else the loaded tower that reads this kind of file."""
+        """``modality`` when given (and loaded), else the loaded tower that reads this kind of file: the only one,
+        or the one whose spec claims it (``guess_for``)."""
         if modality is not None:
             if modality not in self.processors:
                 loaded = ", ".join(self.processors) or "none"
                 raise ApiError(400, f"no {modality!r} tower is loaded to embed the upload (loaded: {loaded})")
             return modality
         kind = sniff(data)
-        tower = DEFAULT_TOWER.get(FAMILY.get(kind or "", ""), "")
-        if tower not in self.processors:
-            what = f"{_article(FAMILY[kind])} {FAMILY[kind]} file ({kind})" if kind else "a file of unknown type"
-            raise ApiError(400, f"cannot tell which tower reads {what}; name it with 'modality' "
-                                f"(loaded: {', '.join(self.processors)})")
-        return tower
+        registered = [m for m in self.processors if is_modality(m)]
+        guesses = {guess_modality(ending, registered) for ending in ENDINGS.get(kind or "", ())}
+        towers = {tower for tower, _ in guesses if tower is not None}
+        readers = sorted({m for _, found in guesses for m in found})
+        if len(towers) == 1:
+            return towers.pop()
+        what = f"a {kind} file" if kind else "a file of unknown type"
+        why = f"{', '.join(readers)} all read it" if readers else "no loaded tower reads it"
+        raise ApiError(400, f"cannot tell which tower reads {what} ({why}); name it with 'modality' "
+                            f"(loaded: {', '.join(self.processors)})")
+
+    def accepts(self, modality: str) -> tuple[str, ...] | None:
+        """The file endings the ``modality`` tower reads (None: a tower outside the registry, its processor says)."""
+        if not is_modality(modality):
+            return None
+        spec = get_modality(modality)
+        return tuple(dict.fromkeys(spec.extensions + spec.also_reads))
+
+    def _ending(self, modality: str, kind: str | None) -> str | None:
+        """The ending to store an upload of ``kind`` under for ``modality`` (None: the tower does not read it).
+        Content without a magic number (CSV, XYZ text, ...) goes as the tower's first such file type."""
+        accepted = self.accepts(modality)
+        if accepted is None:
+            return ENDINGS[kind][0] if kind else ".bin"
+        if kind is None:
+            return next((e for e in accepted if e not in _MAGIC), None)
+        return next((e for e in ENDINGS[kind] if e in accepted), None)
 
     def decode(self, modality: str, data: bytes) -> torch.Tensor:
         """The bytes of one file -> the tower's input tensor; a wrong, corrupt or too large file -> 400/415."""
         if not data:
             raise ApiError(400, f"the {modality} upload is empty")
         kind = sniff(data)
-        family = FAMILY.get(kind or "")
-        accepted = ACCEPTS.get(modality)
-        if accepted is not None and family not in accepted:
-            what = f"{_article(family)} {family} file ({kind})" if family else "not a known media file"
+        ending = self._ending(modality, kind)
+        if ending is None:
+            what = f"a {kind} file" if kind else "not a known media file"
             raise ApiError(415, f"the {modality} upload is {what}; the {modality} tower reads "
-                                f"{' or '.join(sorted(accepted))} files")
+                                f"{' '.join(self.accepts(modality) or ())} files")
         if kind == "npy":
             self._check_array(modality, npy_shape(data))
-        path = self._tmp / f"{uuid.uuid4().hex}{_SUFFIX.get(kind or '', '.bin')}"
+        path = self._tmp / f"{uuid.uuid4().hex}{ending}"
         try:
             path.write_bytes(data)
             return self.processors[modality](path)
@@ -161,11 +183,11 @@ class Decoder:
 
     def _check_array(self, modality: str, shape: tuple[int, ...]) -> None:
         elements = int(np.prod(shape)) if shape else 1
-        if modality == "depth":
+        if is_modality(modality) and get_modality(modality).preview in _PICTURES:
             if elements > self.max_image_pixels:
-                raise ApiError(413, f"the depth array has {elements} values (limit {self.max_image_pixels})")
-        elif shape and shape[0] > self.max_points:
-            raise ApiError(413, f"the {modality} array has {shape[0]} rows (limit {self.max_points})")
+                raise ApiError(413, f"the {modality} array has {elements} values (limit {self.max_image_pixels})")
+        elif shape and max(shape) > self.max_points:
+            raise ApiError(413, f"the {modality} array has {max(shape)} rows (limit {self.max_points})")
 
     def close(self) -> None:
         shutil.rmtree(self._tmp, ignore_errors=True)

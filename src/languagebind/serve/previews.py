@@ -1,9 +1,11 @@
 """Previews of indexed items, looked up by id (the path comes from the index's own metadata, never the client).
 
-Kinds, chosen by the modality's name and, for a modality this table does not know, by the file's own type:
-``image`` (JPEG thumbnail), ``thermal`` / ``depth`` (8-bit grey PNG that the page false-colours), ``audio`` (the
-first seconds as 16-bit WAV), ``video`` (a poster: the middle of three sampled frames), ``points`` (a point cloud,
-at most 2048 points as JSON), ``series`` (IMU-like channels over time, at most 512 samples each as JSON).
+The kind is the modality spec's ``preview`` (``languagebind.registry.PREVIEWS``): ``thumbnail`` (JPEG),
+``channel`` / ``heatmap`` (8-bit grey PNG that the page false-colours; a heatmap's values are read as a depth map's,
+near = bright), ``spectrogram`` (the first seconds of the sound as 16-bit WAV), ``frames`` (a poster: the middle of
+three sampled frames), ``points`` (at most 2048 points of the cloud as JSON), ``waveform`` (channels over time, at
+most 512 samples each as JSON). A spec whose preview is its own function gets that function's picture of the
+preprocessed item as PNG (``render``); a name outside the registry gets none.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
@@ -23,20 +26,24 @@ from languagebind.processing.audio import read_audio
 from languagebind.processing.depth import read_depth_metres
 from languagebind.processing.encode import encode_wav
 from languagebind.processing.image import ImageLimits, open_image, to_rgb
-from languagebind.processing.inputs import kind_hint
+from languagebind.processing.pointcloud import PointCloudConfig
+from languagebind.processing.pointfiles import read_cloud
 from languagebind.processing.video import read_video_frames
+from languagebind.registry import get_modality, is_modality
 
-KIND_BY_MODALITY = {"image": "image", "thermal": "thermal", "depth": "depth", "audio": "audio", "video": "video",
-                    "point": "points", "points": "points", "pointcloud": "points", "point_cloud": "points",
-                    "imu": "series", "text": "text"}
-_KIND_BY_FILE = {"image": "image", "audio": "audio", "video": "video"}
 MAX_POINTS = 2048
 MAX_SAMPLES = 512
 
 
 def modality_kind(modality: str) -> str:
-    """How the page shows items of ``modality`` ("file": decided per item from the file's type)."""
-    return KIND_BY_MODALITY.get(modality, "file")
+    """How the page shows items of ``modality``: its spec's preview kind, ``"picture"`` for a spec's own function,
+    ``"text"`` for captions, ``"none"`` for a name outside the registry."""
+    if modality == "text":
+        return "text"
+    if not is_modality(modality):
+        return "none"
+    kind = get_modality(modality).preview
+    return kind if isinstance(kind, str) and ":" not in kind else "picture"
 
 
 @dataclass(frozen=True)
@@ -49,11 +56,13 @@ class PreviewMaker:
     """Render and cache (LRU, bounded by count) previews of files named by the index."""
 
     def __init__(self, size: int, seconds: float, max_pixels: int, max_media_seconds: float,
-                 cache_items: int = 256) -> None:
+                 render: Callable[[str, Path], np.ndarray] | None = None, cache_items: int = 256) -> None:
+        """``render(modality, path)``: the picture a spec's own preview function draws of the item (``picture``)."""
         self.size = size
         self.seconds = seconds
         self.limits = ImageLimits(max_pixels, 100.0)
         self.max_media_seconds = max_media_seconds
+        self.render = render
         self._cache: OrderedDict[tuple[str, str], Preview] = OrderedDict()
         self._cache_items = cache_items
         self._lock = Lock()
@@ -61,35 +70,25 @@ class PreviewMaker:
     def get(self, key: str, modality: str, path: Path) -> Preview:
         """The preview of the item ``key`` stored at ``path``; ``InputError`` when it cannot be made."""
         kind = modality_kind(modality)
-        if kind == "file":
-            kind = self._kind_of_file(path)
         with self._lock:
             if (key, kind) in self._cache:
                 self._cache.move_to_end((key, kind))
                 return self._cache[(key, kind)]
-        preview = self._render(kind, path)
+        preview = self._render(kind, modality, path)
         with self._lock:
             self._cache[(key, kind)] = preview
             while len(self._cache) > self._cache_items:
                 self._cache.popitem(last=False)
         return preview
 
-    @staticmethod
-    def _kind_of_file(path: Path) -> str:
-        hint = kind_hint(path)  # " (the name says image: .png)"
-        for family, kind in _KIND_BY_FILE.items():
-            if f"says {family}:" in hint:
-                return kind
-        if path.suffix.lower() == ".npy":
-            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
-            return "points" if len(shape) == 2 and 3 <= shape[1] <= 6 and shape[0] > shape[1] else "series"
-        raise InputError(path.name, "no preview for this kind of file")
-
-    def _render(self, kind: str, path: Path) -> Preview:
-        render = {"image": self._image, "thermal": self._grey, "depth": self._depth, "audio": self._audio,
-                  "video": self._video, "points": self._points, "series": self._series}.get(kind)
+    def _render(self, kind: str, modality: str, path: Path) -> Preview:
+        if kind == "picture" and self.render is not None:
+            return Preview(_encode(self._thumb(Image.fromarray(self.render(modality, path))), "PNG"), "image/png")
+        render = {"thumbnail": self._image, "channel": self._grey, "heatmap": self._depth,
+                  "spectrogram": self._audio, "frames": self._video, "points": self._points,
+                  "waveform": self._series}.get(kind)
         if render is None:
-            raise InputError(path.name, f"no preview for {kind} items")
+            raise InputError(path.name, f"no preview for {modality or 'these'} items")
         return render(path)
 
     def _thumb(self, image: Image.Image) -> Image.Image:
@@ -102,7 +101,7 @@ class PreviewMaker:
         return Preview(_encode(image, "JPEG"), "image/jpeg")
 
     def _grey(self, path: Path) -> Preview:
-        image = self._thumb(to_rgb(open_image(path, self.limits, "a thermal image"), path).convert("L"))
+        image = self._thumb(to_rgb(open_image(path, self.limits, "a one-channel image"), path).convert("L"))
         return Preview(_encode(image, "PNG"), "image/png")
 
     def _depth(self, path: Path) -> Preview:
@@ -125,9 +124,7 @@ class PreviewMaker:
         return Preview(_encode(image, "JPEG"), "image/jpeg")
 
     def _points(self, path: Path) -> Preview:
-        array = _load_array(path)
-        if array.ndim != 2 or array.shape[1] < 3:
-            raise InputError(path.name, f"a point cloud needs (N, >=3) values, got {array.shape}")
+        array = read_cloud(path, PointCloudConfig().limits).points
         rows = np.unique(np.linspace(0, len(array) - 1, min(MAX_POINTS, len(array))).astype(int))
         points = np.nan_to_num(np.asarray(array[rows, :3], dtype=np.float64))
         return _json({"kind": "points", "points": np.round(points, 4).tolist()})
@@ -142,7 +139,7 @@ class PreviewMaker:
             array = array.T  # (C, T) stored channel-first
         rows = np.unique(np.linspace(0, len(array) - 1, min(MAX_SAMPLES, len(array))).astype(int))
         values = np.nan_to_num(np.asarray(array[rows], dtype=np.float64)).T
-        return _json({"kind": "series", "series": np.round(values, 4).tolist()})
+        return _json({"kind": "waveform", "series": np.round(values, 4).tolist()})
 
 
 def _load_array(path: Path) -> np.ndarray:

@@ -26,13 +26,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from languagebind.api import LanguageBind
 from languagebind.errors import ConfigError, InputError
+from languagebind.registry import get_modality, guess_modality, is_modality
 from languagebind.serve.batcher import MicroBatcher, Overloaded
 from languagebind.serve.config import ServeConfig
 from languagebind.serve.errors import ApiError, scrub
-from languagebind.serve.media import ACCEPTS, Decoder
+from languagebind.serve.media import Decoder
 from languagebind.serve.metrics import Metrics
 from languagebind.serve.previews import Preview, PreviewMaker, modality_kind
 from languagebind.serve.urlfetch import fetch_url
+from languagebind.utils.arithmetic import combine_embeddings
 
 if TYPE_CHECKING:
     from languagebind.index import IndexStore
@@ -139,7 +141,7 @@ class Service:
         self.decoder = Decoder(model, cfg.max_image_pixels, cfg.max_audio_seconds, cfg.max_video_seconds,
                                cfg.max_points)
         self.previews = PreviewMaker(cfg.preview_size, cfg.preview_seconds, cfg.max_image_pixels,
-                                     max(cfg.max_audio_seconds, cfg.max_video_seconds))
+                                     max(cfg.max_audio_seconds, cfg.max_video_seconds), self._picture)
         self.batcher = MicroBatcher(self._run_batch, cfg.max_batch, cfg.max_wait_ms / 1000.0, cfg.queue_size,
                                     self.metrics)
         self.decode_limiter = anyio.CapacityLimiter(cfg.decode_threads)
@@ -253,15 +255,13 @@ class Service:
         return k
 
     def combine(self, vectors: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
-        """Embedding arithmetic: each vector normalised, weighted sum, renormalised."""
-        total = np.zeros(self.dim, dtype=np.float64)
-        for vector, weight in zip(vectors, weights, strict=True):
-            v = np.asarray(vector, dtype=np.float64)
-            total += weight * v / max(float(np.linalg.norm(v)), 1e-12)
-        norm = float(np.linalg.norm(total))
-        if norm < 1e-6:
-            raise ApiError(422, "the weighted inputs cancel out (the combined query is zero)")
-        return (total / norm).astype(np.float32)
+        """Embedding arithmetic (``utils.arithmetic``): each vector normalised, weighted sum, renormalised."""
+        parts = {f"part {i + 1}": torch.as_tensor(np.asarray(v, dtype=np.float32)) for i, v in enumerate(vectors)}
+        try:
+            combined = combine_embeddings(parts, dict(zip(parts, weights, strict=True)))
+        except InputError as err:
+            raise ApiError(422, f"cannot combine the query: {scrub(err.reason)}") from None
+        return combined[0].numpy()
 
     async def search(self, query: np.ndarray, targets: Sequence[str], k: int,
                      filters: Mapping[str, Any] | None) -> dict[str, list[dict[str, Any]]]:
@@ -334,6 +334,13 @@ class Service:
         except InputError as err:
             raise ApiError(422, f"no preview of {item_id[:64]!r}: {scrub(err.reason)}") from None
 
+    def _picture(self, modality: str, path: Path) -> np.ndarray:
+        """The picture a spec's own preview function draws of an item (preprocessed by the loaded tower)."""
+        if modality not in self.decoder.processors:
+            raise InputError(path.name, f"no {modality} tower is loaded to draw its preview")
+        draw = get_modality(modality).resolve("preview")
+        return np.asarray(draw(self.decoder.processors[modality](path).numpy()), dtype=np.uint8)
+
     def describe(self) -> dict[str, Any]:
         """``GET /indices``: dimensions, towers, and per index its size, preview kind and filterable fields."""
         described = self.store.describe()
@@ -342,9 +349,14 @@ class Service:
             entry = {k: _plain(v) for k, v in described.get(m, {}).items()}
             entry.update(count=int(self.store.count(m)), kind=modality_kind(m), fields=list(self.store.fields(m)))
             indices[m] = entry
-        accepts = {m: sorted(ACCEPTS.get(m, {"any"})) for m in self.model.modalities}
+        accepts = {m: list(self.decoder.accepts(m) or ["any"]) for m in self.model.modalities}
+        guesses = {}  # file ending -> the tower an upload of it goes to when the client does not say
+        for ending in sorted({e for endings in accepts.values() for e in endings if e != "any"}):
+            tower, _ = guess_modality(ending, [m for m in self.model.modalities if is_modality(m)])
+            if tower is not None:
+                guesses[ending] = tower
         return {"dim": self.dim, "backend": getattr(self.store, "backend", ""), "towers": self.towers,
-                "accepts": accepts, "indices": indices,
+                "accepts": accepts, "guesses": guesses, "indices": indices,
                 "limits": {"max_k": self.config.max_k, "max_request_bytes": self.config.max_request_bytes,
                            "max_query_parts": self.config.max_query_parts,
                            "url_queries": bool(self.config.allow_url_hosts)}}
