@@ -9,6 +9,10 @@ towers: {video: {image_size: 32, num_frames: 4, steps: 400}, audio: {image_size:
 pairs: [[video, audio], [depth, thermal], ...]    # emergent retrieval, both directions
 queries: ["two small red balls moving left quickly", ...]
 ```
+
+``base: default`` starts from another preset: its ``data``, ``text`` and ``defaults`` are updated key by key, its
+``towers`` tower by tower (a tower named again takes the keys given), and ``pairs`` / ``queries`` / ``seed`` are
+replaced when given. ``nmodal`` is ``default`` plus two towers this way.
 """
 
 from __future__ import annotations
@@ -113,6 +117,8 @@ def _tower(defaults: dict[str, Any], overrides: dict[str, Any], modality: str, s
 def parse_config(raw: dict[str, Any], source: str | Path | None = None) -> DemoConfig:
     """A preset's YAML mapping -> ``DemoConfig`` (unknown keys are an error naming ``source``, its file)."""
     check_keys(raw, ("data", "text", "defaults", "towers", "pairs", "queries", "seed"), "demo config", source)
+    if "towers" in raw and not isinstance(raw["towers"], dict):
+        raise ConfigError(f"{source}: towers must be a mapping of modality -> settings")
     towers_raw = raw.get("towers") or {m: {} for m in MODALITIES}
     for modality in towers_raw:
         if modality not in MODALITIES:
@@ -141,7 +147,26 @@ def parse_config(raw: dict[str, Any], source: str | Path | None = None) -> DemoC
                       queries=tuple(raw.get("queries") or ()), seed=int(raw.get("seed", 0)))
 
 
+def load_raw(name_or_path: str | Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], Path]:
+    """A preset's mapping with its ``base`` chain applied (see the module docstring), and its file."""
+    path = find_config(name_or_path, "demo")
+    if path.resolve() in seen:
+        raise ConfigError(f"demo preset {path}: its 'base' chain comes back to itself")
+    raw = read_config(path, "demo preset")
+    if "base" not in raw:
+        return raw, path
+    base, _ = load_raw(raw.pop("base"), (*seen, path.resolve()))
+    merged = {**base, **{k: v for k, v in raw.items() if k not in ("data", "text", "defaults", "towers")}}
+    for key in ("data", "text", "defaults"):
+        merged[key] = {**(base.get(key) or {}), **(raw.get(key) or {})}
+    towers = {m: dict(t or {}) for m, t in (base.get("towers") or {}).items()}
+    for m, tower in (raw.get("towers") or {}).items():
+        towers[m] = {**towers.get(m, {}), **(tower or {})}
+    merged["towers"] = towers
+    return merged, path
+
+
 def load_config(name_or_path: str | Path) -> DemoConfig:
     """A preset by name (``default``, ``quick``, ``test``: `PRESET_DIR`) or a YAML / JSON / TOML file path."""
-    path = find_config(name_or_path, "demo")
-    return parse_config(read_config(path, "demo preset"), path)
+    raw, path = load_raw(name_or_path)
+    return parse_config(raw, path)
