@@ -17,6 +17,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 from languagebind.errors import ConfigError
@@ -63,9 +64,10 @@ class _Mp4Add:
 
     def __init__(self, container: av.container.OutputContainer, stream: av.VideoStream) -> None:
         self.container, self.stream, self.count, self.data = container, stream, 0, b""
+        self.reformatter = VideoReformatter()  # one swscale context for every frame (a new one per frame is slow)
 
     def __call__(self, frame: av.VideoFrame) -> None:
-        frame = frame if frame.format.name == "yuv420p" else frame.reformat(format="yuv420p")
+        frame = frame if frame.format.name == "yuv420p" else self.reformatter.reformat(frame, format="yuv420p")
         self.container.mux(self.stream.encode(_encoder_frame(frame, self.count, self.stream)))
         self.count += 1
 

@@ -13,6 +13,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 from languagebind.processing import encode
@@ -135,9 +136,10 @@ def transcode_short_side(path: str, short_side: int, qp: int = 18) -> bytes:
         height, width = short_side_size(video.codec_context.height, video.codec_context.width, short_side,
                                         even=True)
         rate = video.average_rate or video.guessed_rate or Fraction(25)
+        scaler = VideoReformatter()  # one swscale context for every frame
         with encode.mp4_writer(width, height, rate, encode.x264_constant_qp(qp)) as add:
             for frame in source.decode(video):
-                add(frame.reformat(width=width, height=height, format="yuv420p", interpolation="BICUBIC"))
+                add(scaler.reformat(frame, width=width, height=height, format="yuv420p", interpolation="BICUBIC"))
     return add.data  # type: ignore[attr-defined]
 
 
