@@ -45,7 +45,7 @@ def open_source(spec: str | Path | Sequence[str | Path] | Records, data_root: st
     return expand_shards(spec)
 
 
-def build_batches(source: DataSource, loader: SampleLoader, tokenize: Tokenize, batch_size: int, seed: int,
+def build_batches(source: DataSource, loader: SampleLoader, tokenize: Tokenize | None, batch_size: int, seed: int,
                   partition: Partition, start_batch: int = 0, stream_states: dict[int, dict[str, int]] | None = None,
                   shuffle_buffer: int = 64, max_bad_in_a_row: int = 16) -> IndexedBatches | ShardBatches:
     """The training stream of ``source`` (see ``languagebind.data.stream``)."""

@@ -80,13 +80,15 @@ def sample_rng(*key: int) -> np.random.Generator:
     return np.random.default_rng([int(k) for k in key])
 
 
-def collate(samples: Sequence[LoadedSample], tokenize: Tokenize) -> dict[str, Any]:
-    """Stack pixels, tokenize texts; keep ids, texts, the views they came from and the sample seeds."""
+def collate(samples: Sequence[LoadedSample], tokenize: Tokenize | None) -> dict[str, Any]:
+    """Stack pixels, tokenize texts (unless ``tokenize`` is None: the text cache tokenizes the texts it has not
+    embedded yet); keep ids, texts, the views they came from and the sample seeds."""
     texts = [s.text.text for s in samples]
-    tokens = tokenize(texts)
-    out = {"pixels": torch.stack([s.pixels for s in samples]), "input_ids": tokens["input_ids"],
-           "attention_mask": tokens["attention_mask"], "texts": texts, "ids": [s.id for s in samples],
+    out = {"pixels": torch.stack([s.pixels for s in samples]), "texts": texts, "ids": [s.id for s in samples],
            "views": [s.text.view for s in samples], "seeds": torch.tensor([s.seed for s in samples])}
+    if tokenize is not None:
+        tokens = tokenize(texts)
+        out.update(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
     if any(s.contrast for s in samples):
         out["contrast"] = collate_contrast([s.contrast for s in samples])
     return out
@@ -105,8 +107,8 @@ def collate_contrast(lists: Sequence[tuple[str, ...]]) -> dict[str, Any]:
 class _Batches(IterableDataset):
     """What both streams share: the sample loader, the tokenizer, the bad-sample budget, the worker check."""
 
-    def __init__(self, loader: SampleLoader, tokenize: Tokenize, batch_size: int, seed: int, partition: Partition,
-                 start_batch: int, max_bad_in_a_row: int) -> None:
+    def __init__(self, loader: SampleLoader, tokenize: Tokenize | None, batch_size: int, seed: int,
+                 partition: Partition, start_batch: int, max_bad_in_a_row: int) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -136,7 +138,7 @@ class _Batches(IterableDataset):
 class IndexedBatches(_Batches):
     """Batches from a record store with random access (manifest, VIDAL annotation)."""
 
-    def __init__(self, records: RecordStore, loader: SampleLoader, tokenize: Tokenize, batch_size: int,
+    def __init__(self, records: RecordStore, loader: SampleLoader, tokenize: Tokenize | None, batch_size: int,
                  seed: int = 0, partition: Partition = Partition(), start_batch: int = 0,
                  max_bad_in_a_row: int = 16) -> None:
         super().__init__(loader, tokenize, batch_size, seed, partition, start_batch, max_bad_in_a_row)
@@ -188,7 +190,7 @@ class IndexedBatches(_Batches):
 class ShardBatches(_Batches):
     """Batches from tar shards read as streams (see the module docstring)."""
 
-    def __init__(self, shards: Sequence[Path], loader: SampleLoader, tokenize: Tokenize, batch_size: int,
+    def __init__(self, shards: Sequence[Path], loader: SampleLoader, tokenize: Tokenize | None, batch_size: int,
                  seed: int = 0, partition: Partition = Partition(), start_batch: int = 0,
                  stream_states: dict[int, dict[str, int]] | None = None, shuffle_buffer: int = 64,
                  max_bad_in_a_row: int = 16) -> None:

@@ -235,7 +235,9 @@ def training_batches(cfg: TrainConfig, core: LanguageBindModel, tokenize: Callab
                         TextSampler.from_spec(cfg.text_weights),
                         augment, train=True, contrast=cfg.contrast_weight > 0)
     source = open_source(cfg.train_data, cfg.data_root)
-    dataset = build_batches(source, loader, tokenize, cfg.batch_size, cfg.seed,
+    # Worker processes tokenize the captions beside the training; without them the text cache tokenizes only the
+    # captions it has not embedded yet (most steps: none) instead of every caption of every batch.
+    dataset = build_batches(source, loader, tokenize if cfg.workers > 0 else None, cfg.batch_size, cfg.seed,
                             Partition(info.rank, info.world_size, max(1, cfg.workers)), start.batches,
                             start.stream_states, cfg.shuffle_buffer, cfg.max_bad_in_a_row)
     # The generator keeps the DataLoader from drawing its worker seed from the global RNG (exact resume).
@@ -265,7 +267,7 @@ def optimization_step(ddp: torch.nn.Module, tower: TrainingTower, core: Language
     """Forward + backward of one optimizer step over ``micro`` batches; returns the (global) loss."""
     scale = core.logit_scales[cfg.modality]
     device = scale.device
-    text = torch.cat([texts(b["texts"], b["input_ids"], b["attention_mask"]) for b in micro])
+    text = torch.cat([texts(b["texts"], b.get("input_ids"), b.get("attention_mask")) for b in micro])
     all_text = gather(text)
     if len(micro) == 1:
         batch = micro[0]
