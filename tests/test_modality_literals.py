@@ -32,6 +32,8 @@ EXCEPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "data/synthetic/generate.py": (VIDAL_MINI, "VIDAL-mini: the files it renders per clip"),
     "data/synthetic/vocab.py": (VIDAL_MINI, "VIDAL-mini: which attributes each rendered modality perceives"),
     "data/synthetic/writer.py": (("video", "audio", "depth", "thermal"), "VIDAL-mini: its manifest fields"),
+    "data/synthetic/options.py": (("point", "imu"), "VIDAL-mini: the sensors it renders only when asked"),
+    "data/synthetic/item.py": (("point", "imu"), "VIDAL-mini: rendering each clip's optional sensors"),
     # one fixed public data set each
     "evaluation/benchmarks.py": ((*BUILTIN, "point"), "the table of public benchmarks, each of one modality"),
     "evaluation/paired.py": (BUILTIN, "the table of paired public benchmarks (paper Tables 6-7): each pair's towers"),

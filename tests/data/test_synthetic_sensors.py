@@ -21,6 +21,7 @@ from languagebind.data.synthetic.item import render_item
 from languagebind.data.synthetic.points import FRAME_METRES, NOISE, sample_points
 from languagebind.data.synthetic.scene import sample_scene
 from languagebind.data.synthetic.vocab import COLOURS, COUNTS, DIRECTIONS, SIZES
+from languagebind.errors import ConfigError
 from languagebind.processing import ProcessorConfig, build_processor
 
 CONFIG = SyntheticConfig.tiny(seed=0)
@@ -122,3 +123,17 @@ def test_generated_files_go_through_the_modality_processors(modality: str, tmp_p
     options = {"num_points": 256} if modality == "point" else {"num_steps": 512}
     tensor = build_processor(modality, ProcessorConfig(options=options)).load(path)
     assert tensor.shape == ((256, 3) if modality == "point" else (6, 512)) and bool(tensor.isfinite().all())
+
+
+def test_sensors_are_rendered_only_when_asked_and_change_nothing_else() -> None:
+    full = render_item(SyntheticConfig.tiny(), "train", 3)
+    bare = render_item(SyntheticConfig.tiny(sensors=()), "train", 3)
+    imu_only = render_item(SyntheticConfig.tiny(sensors=["imu"]), "train", 3)
+    assert {"point.npy", "imu.npy"} <= set(full.files) and not {"point.npy", "imu.npy"} & set(bare.files)
+    assert set(imu_only.files) == set(full.files) - {"point.npy"}
+    assert all(bare.files[f] == full.files[f] for f in bare.files)
+    assert imu_only.files["imu.npy"] == full.files["imu.npy"]
+    assert bare.text == full.text and bare.meta == full.meta
+    assert SyntheticConfig.tiny(sensors=["imu", "point"]).sensors == ("point", "imu")
+    with pytest.raises(ConfigError, match="sonar"):
+        SyntheticConfig.tiny(sensors=["sonar"])

@@ -56,9 +56,11 @@ class DemoResult:
 def generate_data(out_dir: Path, config: DemoConfig, progress: bool, log: Log) -> dict[str, Split]:
     """VIDAL-mini under ``out_dir/data`` (generated, or reused when its parameters match)."""
     from languagebind.data.synthetic.generate import generate
-    from languagebind.data.synthetic.options import SyntheticConfig
+    from languagebind.data.synthetic.options import SENSORS, SyntheticConfig
 
-    dataset = generate(out_dir / "data", SyntheticConfig(**config.data), progress=progress)
+    # the point clouds and IMU traces only when a tower of the preset trains on them (unless `data` says)
+    sensors = [m for m in SENSORS if m in config.towers]
+    dataset = generate(out_dir / "data", SyntheticConfig(**{"sensors": sensors, **config.data}), progress=progress)
     made = "generated" if dataset.generated_items else "reused"
     log(f"data: {made} VIDAL-mini in {out_dir / 'data'} "
         f"({', '.join(f'{s} {info.size}' for s, info in dataset.splits.items())}) in {dataset.seconds:.0f} s")

@@ -21,7 +21,7 @@ from typing import Any
 from languagebind.data.synthetic.imu import LEAD as IMU_LEAD
 from languagebind.data.synthetic.imu import RATE as IMU_RATE
 from languagebind.data.synthetic.imu import trace_length
-from languagebind.data.synthetic.options import GENERATOR_VERSION, SyntheticConfig
+from languagebind.data.synthetic.options import GENERATOR_VERSION, SENSORS, SyntheticConfig
 from languagebind.data.synthetic.sound import SAMPLE_RATE
 from languagebind.data.synthetic.vocab import PERCEIVES
 from languagebind.data.synthetic.writer import OFFICIAL_FOLDER, OFFICIAL_ROOT, SHARD_DIR, shard_name, write_shard
@@ -103,22 +103,22 @@ def dataset_description(config: SyntheticConfig) -> dict[str, Any]:
     """The content of ``dataset.json`` (no timings: equal configs give equal files)."""
     vocab = config.vocabulary()
     sizes = config.split_sizes()
+    media = {"video": {"frames": config.num_frames, "fps": config.fps, "size": config.frame_size,
+                       "codec": config.video_codec},
+             "audio": {"sample_rate": SAMPLE_RATE, "channels": 1, "seconds": config.duration},
+             "depth": {"format": "png uint16", "unit": "mm", "keyframes": config.keyframe_indices()},
+             "thermal": {"format": "jpg rgb", "keyframes": config.keyframe_indices()},
+             "image": {"format": "jpg rgb", "frame": config.still_index()},
+             "point": {"format": "npy float32 (N, 3)", "points": config.num_points, "unit": "m",
+                       "axes": "x right, y up, z towards the camera", "frame": config.still_index()},
+             "imu": {"format": "npy float32 (T, 6)", "sample_rate": IMU_RATE, "steps": trace_length(config.duration),
+                     "channels": ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"],
+                     "unit": "m/s^2, rad/s", "start_seconds": -IMU_LEAD}}
     return {
         "generator": "vidal-mini", "version": GENERATOR_VERSION, "seed": config.seed, "sizes": sizes,
         "categories": list(config.categories), "attributes": vocab.to_dict(),
         "perceives": {m: list(a) for m, a in PERCEIVES.items()}, "held_out": vocab.held_out(),
-        "media": {"video": {"frames": config.num_frames, "fps": config.fps, "size": config.frame_size,
-                            "codec": config.video_codec},
-                  "audio": {"sample_rate": SAMPLE_RATE, "channels": 1, "seconds": config.duration},
-                  "depth": {"format": "png uint16", "unit": "mm", "keyframes": config.keyframe_indices()},
-                  "thermal": {"format": "jpg rgb", "keyframes": config.keyframe_indices()},
-                  "image": {"format": "jpg rgb", "frame": config.still_index()},
-                  "point": {"format": "npy float32 (N, 3)", "points": config.num_points, "unit": "m",
-                            "axes": "x right, y up, z towards the camera", "frame": config.still_index()},
-                  "imu": {"format": "npy float32 (T, 6)", "sample_rate": IMU_RATE,
-                          "steps": trace_length(config.duration),
-                          "channels": ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"],
-                          "unit": "m/s^2, rad/s", "start_seconds": -IMU_LEAD}},
+        "media": {m: v for m, v in media.items() if m not in SENSORS or m in config.sensors},
         "splits": {s: {"size": n, "manifest": f"{s}/manifest.jsonl",
                        "shards": _shard_pattern(config, s),
                        "official_annotation": f"{s}/vidal.json",

@@ -66,16 +66,17 @@ def render_item(config: SyntheticConfig, split: str, index: int) -> Item:
     thermal = render.render_thermal(scene, fields.frames(keyframes))
     track = synthesise(scene, config.duration, np.random.default_rng(sound_seq))
     still_time = float(times[config.still_index()])
-    cloud = sample_points(scene, still_time, np.random.default_rng(point_seq), config.num_points)
-    motion = synthesise_imu(scene, config.duration, np.random.default_rng(imu_seq))
 
     files = {
         "video.mp4": encode.encode_mp4(frames, config.fps, video_settings(config.video_codec)),
         "audio.wav": encode.encode_wav(track, SAMPLE_RATE),
         "image.jpg": encode.encode_jpeg(frames[config.still_index()], config.jpeg_quality),
-        "point.npy": encode.encode_npy(cloud),
-        "imu.npy": encode.encode_npy(motion),
     }
+    if "point" in config.sensors:
+        cloud = sample_points(scene, still_time, np.random.default_rng(point_seq), config.num_points)
+        files["point.npy"] = encode.encode_npy(cloud)
+    if "imu" in config.sensors:
+        files["imu.npy"] = encode.encode_npy(synthesise_imu(scene, config.duration, np.random.default_rng(imu_seq)))
     for k in range(len(keyframes)):
         files[f"depth.{k}.png"] = encode.encode_png16(depth[k], PNG_COMPRESS_LEVEL)
         files[f"thermal.{k}.jpg"] = encode.encode_jpeg(thermal[k], config.jpeg_quality)

@@ -12,6 +12,7 @@ from languagebind.errors import ConfigError
 GENERATOR_VERSION = "3"
 SPLITS = ("train", "val", "test", "compositional")
 OFFICIAL_KEYFRAMES = 8  # the official readers use keyframes 0..7
+SENSORS = ("point", "imu")  # rendered only when asked for (``sensors``); the five VIDAL modalities always are
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class SyntheticConfig:
         num_frames: frames per clip; with ``fps`` it sets the clip and audio duration (16 / 8 = 2 s).
         n_keyframes: depth maps, thermal images and keyframe captions per clip, at frames ``k * (F // K)``.
         num_points: points of each clip's point cloud (sampled on its objects' surfaces, shared between them).
+        sensors: which of ``SENSORS`` each clip also has: its point cloud, its IMU trace (default both; the
+            default demo, which trains no tower for them, renders neither).
         categories, colours: the vocabulary used (subsets of the built-in ones, in this order).
         shard_size: clips per WebDataset shard.
         official_layout: also lay the media out as the official VIDAL loader expects (hard links).
@@ -43,6 +46,7 @@ class SyntheticConfig:
     fps: float = 8.0
     n_keyframes: int = OFFICIAL_KEYFRAMES
     num_points: int = 1024
+    sensors: tuple[str, ...] = SENSORS
     categories: tuple[str, ...] = field(default_factory=lambda: tuple(c.name for c in CATEGORIES))
     colours: tuple[str, ...] = field(default_factory=lambda: tuple(COLOURS))
     shard_size: int = 256
@@ -53,6 +57,10 @@ class SyntheticConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "categories", tuple(self.categories))
         object.__setattr__(self, "colours", tuple(self.colours))
+        unknown = sorted(set(self.sensors) - set(SENSORS))
+        if unknown:
+            raise ConfigError(f"sensors {unknown}: VIDAL-mini renders {', '.join(SENSORS)}")
+        object.__setattr__(self, "sensors", tuple(m for m in SENSORS if m in self.sensors))  # canonical order
         for name in ("n_train", "n_val", "n_test", "n_compositional"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
