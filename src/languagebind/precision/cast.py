@@ -34,11 +34,22 @@ def convert(model: nn.Module, mode: str) -> None:
 
 def language_towers_for_int8(model: nn.Module) -> None:
     """In the int8 modes the language tower(s) are not quantised: bf16 where the CPU computes it natively."""
-    if not cpu_has_native_bf16():
-        return
+    cast_language_towers(model, language_dtype("int8"))
+
+
+def language_dtype(mode: str) -> torch.dtype:
+    """The dtype a concrete torch ``mode`` leaves the language tower(s) in (int8: bf16 where native, else fp32)."""
+    if mode == "int8":
+        return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+    return FLOAT_DTYPES.get(mode, torch.float32)
+
+
+def cast_language_towers(model: nn.Module, dtype: torch.dtype) -> None:
+    """The language tower(s) of a ``LanguageBindModel`` (every child but ``towers`` and ``logit_scales``) in
+    ``dtype``, freed fp32 memory handed back as it goes."""
     for name, module in model.named_children():
-        if name not in ("towers", "logit_scales"):
-            module.to(torch.bfloat16)
+        if name not in ("towers", "logit_scales") and any(p.dtype != dtype for p in module.parameters()):
+            module.to(dtype)
             release_free_memory()
 
 
