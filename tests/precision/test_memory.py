@@ -135,3 +135,26 @@ def test_fingerprint_is_the_hash_of_the_fp32_bytes() -> None:
         digest.update(key.encode())
         digest.update(value.detach().float().contiguous().numpy().tobytes())
     assert model.checkpoint_fingerprint("image") == digest.hexdigest()[:32]
+
+
+def test_the_language_tower_is_cast_largest_tensor_last_after_handing_back_the_rest(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    model = tiny_model("image")
+    expected = {k: v.to(torch.bfloat16) for k, v in model.text.state_dict().items()}
+    largest = max(model.text.parameters(), key=lambda p: p.numel())
+    monkeypatch.setattr(cast, "LARGE_COPY", largest.numel() * 2)  # only the largest copy counts as large here
+    calls: list[tuple[torch.dtype, set[torch.dtype]]] = []
+
+    def release() -> None:
+        calls.append((largest.dtype, {p.dtype for p in model.text.parameters() if p is not largest}))
+
+    monkeypatch.setattr(cast, "release_free_memory", release)
+    cast.cast_language_towers(model, torch.bfloat16)
+    # pages handed back just before the largest copy, when every other tensor is already converted (and after
+    # each language module)
+    assert calls[0] == (torch.float32, {torch.bfloat16})
+    assert calls[1:] and all(c == (torch.bfloat16, {torch.bfloat16}) for c in calls[1:])
+    state = model.text.state_dict()
+    assert all(state[k].dtype == v.dtype and torch.equal(state[k], v) for k, v in expected.items())  # as .to()
+    assert prec.input_dtype(model.towers["image"]) == torch.float32 and model.logit_scales["image"].dtype == \
+        torch.float32
