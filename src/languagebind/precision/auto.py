@@ -1,9 +1,11 @@
 """``auto``: the fastest mode the hardware runs natively that stays faithful, chosen by timing.
 
-On the CPU it times one transformer block of the model's widest tower in each native mode (once per process,
-device, block shape and thread count: ``_TIMING_CACHE``); a mode replaces a more faithful one only when it is
-``MIN_SPEEDUP`` faster, so ``auto`` is never slower than fp32. Before choosing int8 it simulates the quantised
-towers on a synthetic probe and keeps int8 only if their output stays within ``INT8_MIN_PROBE_COSINE`` of fp32.
+On the CPU it times one transformer block of the model's widest tower in each native mode, in a child process
+(once per process, device, block shape and thread count: ``_TIMING_CACHE``); a mode replaces a more faithful one
+only when it is ``MIN_SPEEDUP`` faster, so ``auto`` is never slower than fp32. Before choosing int8 it simulates
+the quantised towers on a synthetic probe and keeps int8 only if their output stays within
+``INT8_MIN_PROBE_COSINE`` of fp32. Memory: nothing of the timing stays in the caller, and the language tower is
+cast before the probe when every outcome casts it alike, so building with ``auto`` peaks no higher than fp32.
 """
 
 from __future__ import annotations
