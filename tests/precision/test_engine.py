@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from languagebind import precision as prec
 from languagebind.api import LanguageBind
 from languagebind.model.presets import tiny_config
-from languagebind.precision import auto, device, ort
+from languagebind.precision import auto, child, device, ort
 
 pytestmark = pytest.mark.skipif(not ort.ort_available(), reason="onnxruntime is not installed")
 CPU = torch.device("cpu")
@@ -103,7 +103,7 @@ def test_failed_export_leaves_nothing_and_falls_back(cache: Path, monkeypatch: p
         (Path(spec["out"]) / "model.onnx").write_bytes(b"half")  # a child that dies mid-way
         return real_run([sys.executable, "-c", "raise SystemExit('killed')"], **kwargs)
 
-    monkeypatch.setattr(ort.subprocess, "run", failing_run)
+    monkeypatch.setattr(child.subprocess, "run", failing_run)
     model = LanguageBind.from_config({"image": tiny_config("image")}, precision="ort-int8", seed=11)
     assert model.precision == "int8" and not hasattr(model.tower("image"), "engine")  # torch int8 instead
     err = capsys.readouterr().err
@@ -119,14 +119,14 @@ def test_a_concurrent_builder_that_lands_first_is_used(cache: Path, monkeypatch:
                  .tower("image").engine["directory"])
     other = entry.parent / "other-rank"
     entry.rename(other)  # as if this process started building before another rank finished
-    real_run = ort.subprocess.run
+    real_run = child.subprocess.run
 
     def other_rank_lands_first(*args: object, **kwargs: object) -> subprocess.CompletedProcess:
         done = real_run(*args, **kwargs)
         other.rename(entry)
         return done
 
-    monkeypatch.setattr(ort.subprocess, "run", other_rank_lands_first)
+    monkeypatch.setattr(child.subprocess, "run", other_rank_lands_first)
     model = LanguageBind.from_config({"image": tiny_config("image")}, precision="ort-fp32", seed=21)
     assert model.tower("image").engine["directory"] == str(entry) and ort.check_entry(entry) is None
     assert "stays on torch" not in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,8 +34,10 @@ def apply_precision(model: nn.Module, precision: str, device: torch.device,
     if (precision == "int8" or precision in ORT_PRECISIONS) and device.type != "cpu":
         raise InputError(precision, f"{precision} runs on the CPU only, not {device}")
     model.to(device)
+    if fingerprint is not None:  # taken once per tower, on the weights as they are before any conversion
+        fingerprint = functools.cache(fingerprint)
     if precision == "auto":
-        precision = auto_precision(model, device)
+        precision = auto_precision(model, device, fingerprint)
     if precision in ORT_PRECISIONS:
         return apply_engine(model, precision, fingerprint, cache)
     convert(model, precision)

@@ -1,13 +1,18 @@
 """``auto``: the fastest mode the hardware runs natively that stays faithful, chosen by timing.
 
-On the CPU it times one transformer block of the model's widest tower in each native mode (once per process,
-device, block shape and thread count: ``_TIMING_CACHE``); a mode replaces a more faithful one only when it is
-``MIN_SPEEDUP`` faster, so ``auto`` is never slower than fp32. Before choosing int8 it simulates the quantised
-towers on a synthetic probe and keeps int8 only if their output stays within ``INT8_MIN_PROBE_COSINE`` of fp32.
+On the CPU it times one transformer block of the model's widest tower in each native mode, in a child process
+(once per process, device, block shape and thread count: ``_TIMING_CACHE``); a mode replaces a more faithful one
+only when it is ``MIN_SPEEDUP`` faster, so ``auto`` is never slower than fp32. Before choosing int8 it simulates
+the quantised towers on a synthetic probe and keeps int8 only if their output stays within
+``INT8_MIN_PROBE_COSINE`` of fp32. Memory: nothing of the timing stays in the caller, and the language tower is
+cast before the probe when every outcome casts it alike, so building with ``auto`` peaks no higher than fp32.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -20,11 +25,12 @@ from torch import nn
 from languagebind.errors import ConfigError
 from languagebind.model.config import TransformerConfig, VisionConfig
 from languagebind.model.transformer import Block
-from languagebind.precision.cast import convert, input_dtype
+from languagebind.precision.cast import cast_language_towers, convert, input_dtype, language_dtype
+from languagebind.precision.child import ChildError, run_child
 from languagebind.precision.device import native_precisions
 from languagebind.precision.int8 import int8_output, int8_targets
-from languagebind.precision.memory import release_free_memory
-from languagebind.precision.ort import ORT_PRECISIONS, block_runner, notice
+from languagebind.precision.memory import allocator_tuned, release_free_memory, tune_cpu_allocator
+from languagebind.precision.ort import ORT_PRECISIONS, block_runner, int8_weight_type, notice
 from languagebind.registry import PATCHES, get_modality
 
 # Agreement order: a faster mode must beat the next more accurate one by this factor to be chosen.
@@ -38,19 +44,36 @@ INT8_MODES = ("int8", "ort-int8")
 INT8_MIN_PROBE_COSINE = 0.998
 # The one cache of the package: (device type, block shape, threads, candidate modes) -> seconds per mode.
 _TIMING_CACHE: dict[tuple, dict[str, float]] = {}
+_RESULT = "TIMINGS "  # the timing child's result line on stdout
 
 
-def auto_precision(model: nn.Module, device: torch.device) -> str:
-    """The fastest native mode for ``model`` (timed on a block of its shape); int8 only if it stays faithful."""
+def auto_precision(model: nn.Module, device: torch.device, fingerprint: Callable[[str], object] | None = None
+                   ) -> str:
+    """The fastest native mode for ``model`` (timed on a block of its shape); int8 only if it stays faithful.
+
+    ``fingerprint(modality)`` (the ONNX Runtime cache key, which the caller keeps) is taken for every tower before
+    anything is converted when the choice may be an ONNX Runtime mode."""
     candidates = native_precisions(device)
     if device.type == "cuda":  # GPUs compute half precision natively: no need to time
         return candidates[-1]
     timings = mode_timings(probe_config(model), device, candidates)
     candidates = [mode for mode in candidates if mode in timings]
     chosen = pick_fastest(timings, candidates)
-    towers = getattr(model, "towers", {})
-    if chosen in INT8_MODES and any(int8_probe_cosine(t) < INT8_MIN_PROBE_COSINE for t in towers.values()):
-        chosen = pick_fastest(timings, [mode for mode in candidates if mode not in INT8_MODES])
+    towers = getattr(model, "towers", None)
+    if chosen not in INT8_MODES or towers is None:
+        return chosen
+    fallback = pick_fastest(timings, [mode for mode in candidates if mode not in INT8_MODES])
+    final = language_dtype(ORT_PRECISIONS.get(chosen, chosen))
+    if final == language_dtype(ORT_PRECISIONS.get(fallback, fallback)):
+        # The language tower ends in this dtype whatever the probe decides (it only runs the modality towers):
+        # cast it first, so the probe's forward passes run beside the model as it will be (a bf16 CLIP-L text
+        # tower holds 250 MB less), not beside a whole fp32 model. The engine's key is of the fp32 weights.
+        if fingerprint is not None and {chosen, fallback} & set(ORT_PRECISIONS):
+            for modality in towers:
+                fingerprint(modality)
+        cast_language_towers(model, final)
+    if any(int8_probe_cosine(t) < INT8_MIN_PROBE_COSINE for t in towers.values()):
+        chosen = fallback
     return chosen
 
 
@@ -81,9 +104,30 @@ def pick_fastest(timings: dict[str, float], order: list[str]) -> str:
 
 
 def time_blocks(probe: tuple[TransformerConfig, int], modes: list[str], rounds: int = 5) -> dict[str, float]:
-    """Seconds for one forward of a random block (batch 2) in each mode on the CPU: the best of ``rounds``
+    """Seconds for one forward of a random block (batch 2) in each mode on the CPU (``measure_blocks``), measured
+    in a child process with this process's thread count, int8 weight type and allocator setting: the probe
+    blocks, their ONNX graphs and sessions and the libraries these load (onnx, onnxruntime, the exporter; ~100 MB
+    that the heap and the loaded code would keep) then never sit in this process under the model it builds.
+    Measured here, with a one-line notice, if the child fails."""
+    cfg, tokens = probe
+    spec = {"transformer": dataclasses.asdict(cfg), "tokens": tokens, "modes": list(modes), "rounds": rounds,
+            "threads": torch.get_num_threads(), "weight_type": int8_weight_type(), "malloc_tuned": allocator_tuned()}
+    try:
+        out = run_child("languagebind.precision.auto", spec).stdout.splitlines()
+        found = [line[len(_RESULT):] for line in out if line.startswith(_RESULT)]
+        if not found:
+            raise ChildError("it printed no timings")
+        return {mode: float(seconds) for mode, seconds in json.loads(found[-1]).items()}
+    except (ChildError, ValueError) as err:
+        notice(f"auto times its candidate modes in this process (the timing process failed: {err})")
+        return measure_blocks(probe, modes, rounds)
+
+
+def measure_blocks(probe: tuple[TransformerConfig, int], modes: list[str], rounds: int = 5,
+                   weight_type: str | None = None) -> dict[str, float]:
+    """Seconds for one forward of a random block (batch 2) in each mode, in this process: the best of ``rounds``
     interleaved rounds (mode after mode), so load from other processes hits every mode alike. ONNX Runtime
-    modes run the block exported to a temporary directory."""
+    modes run the block exported to a temporary directory (int8 with ``weight_type``, default the CPU's)."""
     cfg, tokens = probe
     x = torch.randn(2, tokens, cfg.width, generator=torch.Generator().manual_seed(0))
     runs: dict[str, Callable[[], object]] = {}
@@ -92,7 +136,8 @@ def time_blocks(probe: tuple[TransformerConfig, int], modes: list[str], rounds: 
             block = Block(cfg).eval()
             if mode in ORT_PRECISIONS:
                 try:
-                    runs[mode] = partial(block_runner(block, x, ORT_PRECISIONS[mode], Path(workdir)), x)
+                    runner = block_runner(block, x, ORT_PRECISIONS[mode], Path(workdir), weight_type)
+                    runs[mode] = partial(runner, x)
                 except Exception as err:  # the runtime cannot run this block: not a candidate
                     notice(f"auto does not consider {mode}: {err.__class__.__name__}: {err}")
                 continue
@@ -150,7 +195,10 @@ def int8_probe_cosine(tower: nn.Module, seed: int = 0) -> float:
         finally:
             for hook in hooks:
                 hook.remove()
-    return float(torch.nn.functional.cosine_similarity(simulated, reference).mean())
+    cosine = float(torch.nn.functional.cosine_similarity(simulated, reference).mean())
+    del reference, simulated
+    release_free_memory()  # the quantised layer copies made along the way
+    return cosine
 
 
 def probe_pixels(cfg: VisionConfig, generator: torch.Generator, batch: int = 2) -> torch.Tensor:
@@ -165,3 +213,17 @@ def probe_pixels(cfg: VisionConfig, generator: torch.Generator, batch: int = 2) 
         return torch.randn(batch, *shape(cfg), generator=generator)
     frames = (cfg.num_frames if cfg.tube_size > 1 else min(cfg.num_frames, 2),) if spec.clip else ()
     return torch.randn(batch, cfg.num_channels, *frames, *cfg.image_size, generator=generator)
+
+
+def timing_child(spec: dict) -> None:
+    """The child process of ``time_blocks``: set up as the parent is, measure, print the result line."""
+    torch.set_num_threads(int(spec["threads"]))
+    if spec["malloc_tuned"]:  # this process's own heap, tuned as the parent's is so the timings are its timings
+        tune_cpu_allocator()
+    probe = (TransformerConfig(**spec["transformer"]), int(spec["tokens"]))
+    timings = measure_blocks(probe, spec["modes"], int(spec["rounds"]), spec["weight_type"])
+    print(_RESULT + json.dumps(timings), flush=True)
+
+
+if __name__ == "__main__":
+    timing_child(json.loads(sys.argv[1]))

@@ -21,11 +21,11 @@ If onnxruntime is missing or any step fails, the tower stays on torch and one li
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from languagebind.precision.child import ChildError, run_child
 from languagebind.precision.memory import release_free_memory
 from languagebind.registry import get_modality
 from languagebind.utils.io import atomic_write, write_json_atomic
@@ -55,13 +56,16 @@ class EngineError(RuntimeError):
 
 
 def ort_available() -> bool:
-    """Whether onnxruntime and onnx can be imported (both are needed: the export and the quantiser)."""
+    """Whether onnxruntime and onnx are installed (both are needed: the export and the quantiser).
+
+    Found on the path, not imported: importing them here would load ~30 MB of code and objects that then sit under
+    the model ``auto`` builds (its timing runs in a child process). An install that is found but does not import
+    fails when the engine is built, and that tower falls back to torch with a one-line notice.
+    """
     try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:
+        return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxruntime"))
+    except (ImportError, ValueError):  # a parent package that does not import, or a module without a spec
         return False
-    return True
 
 
 def notice(message: str) -> None:
@@ -166,12 +170,10 @@ def ensure_export(tower: nn.Module, config: dict[str, Any], precision: str, key:
     try:
         spec = {"weights": str(weights), "config": config, "precision": precision, "out": str(tmp),
                 "threads": torch.get_num_threads(), "weight_type": int8_weight_type()}
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
-        proc = subprocess.run([sys.executable, "-m", "languagebind.precision.ort", json.dumps(spec)],
-                              capture_output=True, text=True, env=env)
-        if proc.returncode != 0:
-            raise EngineError(f"the export failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+        try:
+            run_child("languagebind.precision.ort", spec)
+        except ChildError as err:
+            raise EngineError(f"the export failed: {err}") from err
         meta = json.loads((tmp / "meta.json").read_text())
         meta["build_s"] = time.perf_counter() - start
         write_json_atomic(tmp / "meta.json", meta)
@@ -384,16 +386,17 @@ def gemm_session(weight: np.ndarray, precision: str, workdir: Path, threads: int
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def block_runner(block: nn.Module, x: torch.Tensor, precision: str, workdir: Path) -> OrtRunner:
+def block_runner(block: nn.Module, x: torch.Tensor, precision: str, workdir: Path, weight_type: str | None = None
+                 ) -> OrtRunner:
     """One transformer block exported to ``workdir`` and run on ONNX Runtime in ``precision`` (``auto``'s
-    timing probe; a block is small, so this runs in-process)."""
+    timing probe, in its timing process; int8 with ``weight_type``, default the CPU's)."""
     path = workdir / f"block-{precision}.onnx"
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(block.eval(), (x,), str(path), input_names=["x"], output_names=["y"],
                           opset_version=OPSET, dynamo=False)
     if precision == "int8":
-        quantise(path, path.with_suffix(".int8.onnx"), int8_weight_type())
+        quantise(path, path.with_suffix(".int8.onnx"), weight_type or int8_weight_type())
         path = path.with_suffix(".int8.onnx")
     return OrtRunner(path)
 
