@@ -38,3 +38,21 @@ def test_base_cycle_and_unknown_base(tmp_path: Path) -> None:
     a.write_text("base: no-such-preset\n")
     with pytest.raises(ConfigError, match="no-such-preset"):
         load_config(a)
+
+
+def test_data_with_more_sensors_serves_a_preset_that_needs_fewer(tmp_path: Path) -> None:
+    import json
+
+    from languagebind.data.synthetic.options import SyntheticConfig
+    from languagebind.demo.run import with_rendered_sensors
+
+    both, none = SyntheticConfig.tiny(), SyntheticConfig.tiny(sensors=())
+    assert with_rendered_sensors(tmp_path, none) is none  # nothing there yet
+    (tmp_path / "dataset.json").write_text(json.dumps({"config": both.to_dict()}))
+    assert with_rendered_sensors(tmp_path, none) == both  # nmodal's data, then the default preset
+    other = SyntheticConfig.tiny(sensors=(), n_train=24)
+    assert with_rendered_sensors(tmp_path, other) is other  # different clips: render anew
+    (tmp_path / "dataset.json").write_text(json.dumps({"config": none.to_dict()}))
+    assert with_rendered_sensors(tmp_path, both) is both  # fewer sensors than asked for
+    (tmp_path / "dataset.json").write_text("{not json")
+    assert with_rendered_sensors(tmp_path, both) is both

@@ -11,9 +11,11 @@ Layout of the output directory (default ``runs/demo``)::
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import itertools
+import json
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +31,7 @@ from languagebind.demo.evaluate import SplitEmbeddings, evaluate
 from languagebind.demo.presets import DemoConfig
 from languagebind.demo.targets import check_targets
 from languagebind.demo.text import TextBank
+from languagebind.errors import LanguageBindError
 from languagebind.registry import get_modality
 from languagebind.utils.io import write_json_atomic, write_text_atomic
 
@@ -60,11 +63,26 @@ def generate_data(out_dir: Path, config: DemoConfig, progress: bool, log: Log) -
 
     # the point clouds and IMU traces only when a tower of the preset trains on them (unless `data` says)
     sensors = [m for m in SENSORS if m in config.towers]
-    dataset = generate(out_dir / "data", SyntheticConfig(**{"sensors": sensors, **config.data}), progress=progress)
+    wanted = SyntheticConfig(**{"sensors": sensors, **config.data})
+    dataset = generate(out_dir / "data", with_rendered_sensors(out_dir / "data", wanted), progress=progress)
     made = "generated" if dataset.generated_items else "reused"
     log(f"data: {made} VIDAL-mini in {out_dir / 'data'} "
         f"({', '.join(f'{s} {info.size}' for s, info in dataset.splits.items())}) in {dataset.seconds:.0f} s")
     return {s: read_split(dataset[s].manifest, s) for s in SPLITS}
+
+
+def with_rendered_sensors(data_dir: Path, wanted: Any) -> Any:
+    """``wanted`` (a ``SyntheticConfig``), or the one of the dataset already in ``data_dir`` when that differs only
+    by rendering more sensors: every other file is the same either way, so an ``nmodal`` run's data serves the
+    default preset too, and switching presets in one ``--out`` does not render everything again."""
+    from languagebind.data.synthetic.options import SyntheticConfig
+
+    try:
+        existing = SyntheticConfig.from_dict(json.loads((data_dir / "dataset.json").read_text())["config"])
+    except (OSError, ValueError, KeyError, TypeError, LanguageBindError):
+        return wanted
+    superset = set(existing.sensors) >= set(wanted.sensors)
+    return existing if superset and dataclasses.replace(existing, sensors=wanted.sensors) == wanted else wanted
 
 
 def train_towers(out_dir: Path, config: DemoConfig, splits: Mapping[str, Split], fresh: bool, progress: bool,
