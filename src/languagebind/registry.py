@@ -141,7 +141,7 @@ class ModalitySpec:
             for ext in endings:
                 if not ext.startswith(".") and not (name == "guess_for" and ext == "*"):
                     raise ConfigError(f"modality {self.name}: {name} {ext!r} must start with a dot")
-        if isinstance(self.preview, str) and ":" not in self.preview and self.preview not in PREVIEWS:
+        if self.preview_kind is not None and self.preview_kind not in PREVIEWS:
             raise ConfigError(f"modality {self.name}: preview {self.preview!r}; use one of {', '.join(PREVIEWS)} "
                               "or a function")
         if self.start not in STARTS and not self.start.startswith("tower:"):
@@ -163,10 +163,17 @@ class ModalitySpec:
         return _rebuild_spec, (self.__class__, {f.name: dict(v) if isinstance(v, MappingProxyType) else v
                                                 for f in fields(self) for v in [getattr(self, f.name)]})
 
+    @property
+    def preview_kind(self) -> str | None:
+        """The named kind of ``preview`` (one of ``PREVIEWS``), or None when it is a function (or its
+        ``"module:attribute"``)."""
+        named = isinstance(self.preview, str) and ":" not in self.preview
+        return self.preview if named else None  # type: ignore[return-value]
+
     def resolve(self, hook: str) -> Any:
         """The object behind a hook (``"loader"``, ``"tokens"``, ...), importing a ``"module:attribute"`` string."""
         value = getattr(self, hook)
-        if not isinstance(value, str) or (hook == "preview" and ":" not in value):
+        if not isinstance(value, str) or (hook == "preview" and self.preview_kind is not None):
             return value
         module, _, attribute = value.partition(":")
         try:

@@ -114,6 +114,7 @@ class Decoder:
                 self.processors[modality] = build_processor(modality, dataclasses.replace(config, **tighter)).load
             else:  # a tower whose preprocessing has no such caps: the model's own
                 self.processors[modality] = functools.partial(_preprocess_one, model, modality)
+        self.registered = [m for m in self.processors if is_modality(m)]  # towers whose spec routes uploads
         self.max_image_pixels = max_image_pixels
         self.max_points = max_points
         self._tmp = Path(tempfile.mkdtemp(prefix="languagebind-serve-"))
@@ -132,8 +133,7 @@ class Decoder:
                 raise ApiError(400, f"no {modality!r} tower is loaded to embed the upload (loaded: {loaded})")
             return modality
         kind = sniff(data)
-        registered = [m for m in self.processors if is_modality(m)]
-        guesses = {guess_modality(ending, registered) for ending in ENDINGS.get(kind or "", ())}
+        guesses = {guess_modality(ending, self.registered) for ending in ENDINGS.get(kind or "", ())}
         towers = {tower for tower, _ in guesses if tower is not None}
         readers = sorted({m for _, found in guesses for m in found})
         if len(towers) == 1:
@@ -142,6 +142,20 @@ class Decoder:
         why = f"{', '.join(readers)} all read it" if readers else "no loaded tower reads it"
         raise ApiError(400, f"cannot tell which tower reads {what} ({why}); name it with 'modality' "
                             f"(loaded: {', '.join(self.processors)})")
+
+    def guesses(self) -> dict[str, str]:
+        """File ending -> the loaded tower an upload of it goes to when the client does not say (``GET /indices``;
+        endings that no tower or several unclaimed towers read are left out)."""
+        endings = sorted({e for m in self.registered for e in self.accepts(m) or ()})
+        return {ending: tower for ending in endings
+                for tower in [guess_modality(ending, self.registered)[0]] if tower is not None}
+
+    def picture(self, modality: str, path: Path) -> np.ndarray:
+        """The picture a spec's own preview function draws of an item, preprocessed by the loaded tower."""
+        if modality not in self.processors:
+            raise InputError(path.name, f"no {modality} tower is loaded to draw its preview")
+        draw = get_modality(modality).resolve("preview")
+        return np.asarray(draw(self.processors[modality](path).numpy()), dtype=np.uint8)
 
     def accepts(self, modality: str) -> tuple[str, ...] | None:
         """The file endings the ``modality`` tower reads (None: a tower outside the registry, its processor says)."""
@@ -183,7 +197,7 @@ class Decoder:
 
     def _check_array(self, modality: str, shape: tuple[int, ...]) -> None:
         elements = int(np.prod(shape)) if shape else 1
-        if is_modality(modality) and get_modality(modality).preview in _PICTURES:
+        if is_modality(modality) and get_modality(modality).preview_kind in _PICTURES:
             if elements > self.max_image_pixels:
                 raise ApiError(413, f"the {modality} array has {elements} values (limit {self.max_image_pixels})")
         elif shape and max(shape) > self.max_points:

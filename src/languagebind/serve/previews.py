@@ -42,8 +42,7 @@ def modality_kind(modality: str) -> str:
         return "text"
     if not is_modality(modality):
         return "none"
-    kind = get_modality(modality).preview
-    return kind if isinstance(kind, str) and ":" not in kind else "picture"
+    return get_modality(modality).preview_kind or "picture"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from languagebind.api import LanguageBind
 from languagebind.errors import ConfigError, InputError
-from languagebind.registry import get_modality, guess_modality, is_modality
 from languagebind.serve.batcher import MicroBatcher, Overloaded
 from languagebind.serve.config import ServeConfig
 from languagebind.serve.errors import ApiError, scrub
@@ -141,7 +140,7 @@ class Service:
         self.decoder = Decoder(model, cfg.max_image_pixels, cfg.max_audio_seconds, cfg.max_video_seconds,
                                cfg.max_points)
         self.previews = PreviewMaker(cfg.preview_size, cfg.preview_seconds, cfg.max_image_pixels,
-                                     max(cfg.max_audio_seconds, cfg.max_video_seconds), self._picture)
+                                     max(cfg.max_audio_seconds, cfg.max_video_seconds), self.decoder.picture)
         self.batcher = MicroBatcher(self._run_batch, cfg.max_batch, cfg.max_wait_ms / 1000.0, cfg.queue_size,
                                     self.metrics)
         self.decode_limiter = anyio.CapacityLimiter(cfg.decode_threads)
@@ -334,13 +333,6 @@ class Service:
         except InputError as err:
             raise ApiError(422, f"no preview of {item_id[:64]!r}: {scrub(err.reason)}") from None
 
-    def _picture(self, modality: str, path: Path) -> np.ndarray:
-        """The picture a spec's own preview function draws of an item (preprocessed by the loaded tower)."""
-        if modality not in self.decoder.processors:
-            raise InputError(path.name, f"no {modality} tower is loaded to draw its preview")
-        draw = get_modality(modality).resolve("preview")
-        return np.asarray(draw(self.decoder.processors[modality](path).numpy()), dtype=np.uint8)
-
     def describe(self) -> dict[str, Any]:
         """``GET /indices``: dimensions, towers, and per index its size, preview kind and filterable fields."""
         described = self.store.describe()
@@ -350,13 +342,8 @@ class Service:
             entry.update(count=int(self.store.count(m)), kind=modality_kind(m), fields=list(self.store.fields(m)))
             indices[m] = entry
         accepts = {m: list(self.decoder.accepts(m) or ["any"]) for m in self.model.modalities}
-        guesses = {}  # file ending -> the tower an upload of it goes to when the client does not say
-        for ending in sorted({e for endings in accepts.values() for e in endings if e != "any"}):
-            tower, _ = guess_modality(ending, [m for m in self.model.modalities if is_modality(m)])
-            if tower is not None:
-                guesses[ending] = tower
         return {"dim": self.dim, "backend": getattr(self.store, "backend", ""), "towers": self.towers,
-                "accepts": accepts, "guesses": guesses, "indices": indices,
+                "accepts": accepts, "guesses": self.decoder.guesses(), "indices": indices,
                 "limits": {"max_k": self.config.max_k, "max_request_bytes": self.config.max_request_bytes,
                            "max_query_parts": self.config.max_query_parts,
                            "url_queries": bool(self.config.allow_url_hosts)}}
