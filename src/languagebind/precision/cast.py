@@ -23,7 +23,7 @@ def convert(model: nn.Module, mode: str) -> None:
     towers = getattr(model, "towers", None)
     if mode in ("bf16", "fp16"):
         for module in parts:
-            module.to(FLOAT_DTYPES[mode])
+            cast_smallest_first(module, FLOAT_DTYPES[mode])
             release_free_memory()
     elif mode == "int8":
         for module in [towers] if towers is not None else parts:
