@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from languagebind.errors import ConfigError, InputError
+from languagebind.processing.clouds import Cloud, PointFileLimits
 from languagebind.processing.constants import ProcessorConfig
-from languagebind.processing.pointfiles import SUFFIXES, Cloud, PointFileLimits, read_cloud
+from languagebind.processing.pointfiles import SUFFIXES, read_cloud
 
 __all__ = ["SUFFIXES", "PointCloudConfig", "farthest_point_order", "load_point_cloud", "load_point_item",
            "point_config", "point_shape", "preprocess_cloud", "preview_points"]
