@@ -203,33 +203,41 @@ def floor_child(spec: dict[str, Any]) -> dict[str, Any]:
     shapes = {m: fl.tower_shapes(load_config(m, spec["tiny"]), batch, text_tokens(batch) if m == "text" else 0)
               for m in spec["modalities"]}
     native_bf16 = cpu_has_native_bf16()
-    distinct = [(m, k, n) for s in shapes.values() for m, k, n, _ in s["linear"]]
-    rates = fl.gemm_rates(distinct, spec["threads"], native_bf16)
+    rates = fl.gemm_rates([shape for s in shapes.values() for shape in s["linear"]], spec["threads"], native_bf16)
+    attention = fl.attention_rates([shape for s in shapes.values() for shape in s["attention"]], spec["threads"],
+                                   native_bf16)
+    both = {e: {**rates.get(e, {}), **attention.get(e, {})} for e in {*rates, *attention}}
     fp32 = ["torch-fp32"] + (["ort-fp32"] if ort_available() else [])
-    every = list(rates)
+    every = list(both)
     return {"batch": batch, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "native_bf16": native_bf16,
-            "rates_gflops": rates, "best_rate_gflops": fl.summarise_rates(rates),
-            "towers": {m: {"fp32": fl.floor(s, rates, fp32), "any": fl.floor(s, rates, every)}
+            "rates_gflops": rates, "attention_rates_gflops": attention, "best_rate_gflops": fl.summarise_rates(rates),
+            "best_attention_rate_gflops": fl.summarise_rates(attention),
+            "towers": {m: {"fp32": fl.floor(s, both, fp32), "any": fl.floor(s, both, every)}
                        for m, s in shapes.items()}}
 
 
 def profile_child(spec: dict[str, Any]) -> dict[str, Any]:
-    """Self CPU seconds by category of one forward (our fp32 and the official runner) per tower."""
+    """Seconds by category of one forward per runner (the official runner, our fp32 and ``auto``): torch.profiler's
+    self CPU time, or ONNX Runtime's node profile where ``auto`` runs the tower on that engine."""
     sys.path.insert(0, str(Path(__file__).parent))
     import torch
 
     import floor as fl
 
     torch.set_num_threads(spec["threads"])
-    out = {}
-    for runner in ("official", "fp32"):
+    out, modes = {}, {}
+    for runner in ("official", "fp32", "auto"):
         config = load_config(spec["modality"], spec["tiny"])
-        encode = build_runner(spec["modality"], runner, config)[0]
+        encode, _, modes[runner], engine = build_runner(spec["modality"], runner, config)
         batch = spec["profile_batch"]
         x = text_input(batch) if spec["modality"] == "text" else vision_input(config, batch)
-        with torch.inference_mode():
-            out[runner] = fl.profile_tower(encode, x)
-    return {"modality": spec["modality"], "batch": spec["profile_batch"], "self_cpu_s": out}
+        if engine:
+            out[runner] = fl.profile_session(Path(engine["directory"]) / "model.onnx", x, spec["threads"])
+        else:
+            with torch.inference_mode():
+                out[runner] = fl.profile_tower(encode, x)
+        del encode
+    return {"modality": spec["modality"], "batch": spec["profile_batch"], "precision": modes, "self_cpu_s": out}
 
 
 def emulation_check(env: dict[str, str]) -> dict[str, Any]:
@@ -357,12 +365,19 @@ def format_table(report: dict[str, Any]) -> str:
 def format_floor(report: dict[str, Any]) -> str:
     """The GEMM rates (best over the towers' shapes) and each tower's floor at the benchmark batch."""
     floor = report["floor"]
-    lines = [f"GEMM GFLOP/s (best over the towers' shapes, capability {floor['cpu_capability']}, native bf16 "
-             f"{floor['native_bf16']}): " + ", ".join(f"{e} {v:.0f}" for e, v in floor["best_rate_gflops"].items())]
+    lines = [f"GEMM GFLOP/s (best over the towers' Linear shapes, capability {floor['cpu_capability']}, native "
+             f"bf16 {floor['native_bf16']}): "
+             + ", ".join(f"{e} {v:.0f}" for e, v in floor["best_rate_gflops"].items())]
+    if floor.get("best_attention_rate_gflops"):
+        lines.append("attention matmuls GFLOP/s (best over the towers' shapes): " + ", ".join(
+            f"{e} {v:.0f}" for e, v in floor["best_attention_rate_gflops"].items()))
     for modality, tower in floor["towers"].items():
-        engines = sorted(set(tower["any"]["best_engine"].values()))
-        lines.append(f"floor {modality} (batch {floor['batch']}): {tower['any']['work_gflop']:.0f} GFLOP -> "
-                     f"{tower['any']['seconds']:.3f} s at the best rates ({', '.join(engines)}); "
+        best = tower["any"]
+        engines = sorted(set(best["best_engine"].values()))
+        parts = (f" (Linear {best['linear_s']:.3f} + attention {best['attention_s']:.3f} + conv {best['conv_s']:.3f})"
+                 if "linear_s" in best else "")
+        lines.append(f"floor {modality} (batch {floor['batch']}): {best['work_gflop']:.0f} GFLOP -> "
+                     f"{best['seconds']:.3f} s{parts} at the best rates ({', '.join(engines)}); "
                      f"fp32 only {tower['fp32']['seconds']:.3f} s")
     return "\n".join(lines)
 
@@ -411,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
                 spec = {**settings, "modality": modality, "runner": runner, "ref_dir": ref_dir}
                 if "encoder" in stages or "e2e" in stages:
                     results.append(run_case(spec))
-                print(json.dumps(results[-1])[:300], file=sys.stderr, flush=True)
+                    print(json.dumps(results[-1])[:300], file=sys.stderr, flush=True)
         agreement(Path(ref_dir), results)
     report.update(results=results, ratios=ratios(results), finished=time.strftime("%F %T"))
     args.out.parent.mkdir(parents=True, exist_ok=True)

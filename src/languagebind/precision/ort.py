@@ -196,13 +196,15 @@ def dir_size(directory: Path) -> int:
 class OrtRunner:
     """``pixels -> features`` through an ONNX Runtime session (float32 in and out), the tower's ``forward``."""
 
-    def __init__(self, model_path: Path, threads: int | None = None) -> None:
+    def __init__(self, model_path: Path, threads: int | None = None, profile_prefix: str | None = None) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if profile_prefix:  # ONNX Runtime's per-node timings, written by session.end_profiling()
+            options.enable_profiling, options.profile_file_prefix = True, profile_prefix
         try:
             self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         except Exception as err:
@@ -362,28 +364,30 @@ def quantise(source: Path, target: Path, weight_type: str) -> None:
         logging.disable(previous)
 
 
-def gemm_session(weight: np.ndarray, precision: str, workdir: Path, threads: int) -> Any:
-    """An ONNX Runtime session of one ``x @ weight`` (``weight`` (K, N)) in ``fp32`` or ``int8``: what the
-    benchmark's GEMM-rate measurement and ``auto``'s probes run."""
+def gemm_session(weights: list[np.ndarray], precision: str, workdir: Path, threads: int) -> Any:
+    """An ONNX Runtime session of ``y<i> = x<i> @ w<i>`` for each of ``weights`` (all ``(K, N)``) in ``fp32`` or
+    ``int8``: what the benchmark's GEMM-rate measurement runs. Distinct weights, so each product reads its weights
+    from memory as a forward pass does (not from the cache the previous call left them in), and distinct inputs,
+    so int8 quantises each product's activations as the tower does."""
     import onnx
-    import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
-    k, n = weight.shape
-    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="gemm/MatMul")], "gemm",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["m", k])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["m", n])],
-                              [numpy_helper.from_array(weight.astype(np.float32), "w")])
+    k, n = weights[0].shape
+    graph = helper.make_graph([helper.make_node("MatMul", [f"x{i}", f"w{i}"], [f"y{i}"], name=f"gemm{i}/MatMul")
+                               for i in range(len(weights))], "gemm",
+                              [helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, ["m", k])
+                               for i in range(len(weights))],
+                              [helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, ["m", n])
+                               for i in range(len(weights))],
+                              [numpy_helper.from_array(w.astype(np.float32), f"w{i}") for i, w in enumerate(weights)])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 8
-    path = workdir / f"gemm-{k}x{n}-{precision}.onnx"
+    path = workdir / f"gemm-{k}x{n}x{len(weights)}-{precision}.onnx"
     onnx.save(model, str(path))
     if precision == "int8":
         quantise(path, path.with_suffix(".int8.onnx"), int8_weight_type())
         path = path.with_suffix(".int8.onnx")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return OrtRunner(path, threads).session
 
 
 def block_runner(block: nn.Module, x: torch.Tensor, precision: str, workdir: Path, weight_type: str | None = None
