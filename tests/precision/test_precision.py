@@ -81,10 +81,8 @@ def test_bf16_casts_towers_but_not_logit_scales() -> None:
 def test_int8_quantises_the_modality_towers_only() -> None:
     model = tiny_model("image")
     prec.apply_precision(model, "int8", CPU)
-    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
-
-    assert any(isinstance(m, DynamicLinear) for m in model.towers.modules())
-    assert not any(isinstance(m, DynamicLinear) for m in model.text.modules())
+    assert any(prec.is_int8_linear(m) for m in model.towers.modules())
+    assert not any(prec.is_int8_linear(m) for m in model.text.modules())
     assert prec.input_dtype(model.text) == (torch.bfloat16 if prec.cpu_has_native_bf16() else torch.float32)
 
 
@@ -97,7 +95,10 @@ def test_int8_probe_simulates_the_quantised_tower() -> None:
         reference = model.towers["video"](pixels)
         prec.quantize_int8(model.towers["video"])
         quantised = model.towers["video"](pixels)
-    assert F.cosine_similarity(quantised, reference).mean().item() == pytest.approx(simulated, abs=1e-6)
+    # exact for torch.ao's kernel; with oneDNN's on a bf16 CPU attention runs in bf16, which the simulation
+    # approximates (its q/k/v rounded to bf16, attention itself in fp32)
+    tolerance = 1e-4 if prec.int8_engine() == "qlinear" and prec.cpu_has_native_bf16() else 1e-6
+    assert F.cosine_similarity(quantised, reference).mean().item() == pytest.approx(simulated, abs=tolerance)
 
 
 def test_auto_falls_back_when_int8_would_disagree(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,15 +45,23 @@ from languagebind.precision.device import (
     native_precisions,
     resolve_device,
 )
-from languagebind.precision.int8 import dynamic_int8, int8_engine, int8_targets, quantised_engine, quantize_int8
+from languagebind.precision.int8 import (
+    Int8Linear,
+    dynamic_int8,
+    int8_engine,
+    int8_targets,
+    is_int8_linear,
+    quantised_engine,
+    quantize_int8,
+)
 from languagebind.precision.memory import allocator_tuned, release_free_memory, tune_cpu_allocator
 from languagebind.precision.ort import ORT_PRECISIONS, engine_cache_dir, ort_available
 
 __all__ = [
-    "FLOAT_DTYPES", "INT8_MIN_PROBE_COSINE", "MIN_SPEEDUP", "ORT_PRECISIONS", "PRECISIONS", "allocator_tuned",
-    "apply_precision", "auto_precision", "convert", "cpu_has_native_bf16", "dynamic_int8", "engine_cache_dir",
-    "float32_features", "hardware_summary", "input_dtype", "int8_engine", "int8_probe_cosine", "int8_supported",
-    "int8_targets", "native_precisions", "ort_available", "pick_fastest", "prepare_auto", "probe_config",
-    "probe_pixels", "quantised_engine", "quantize_int8", "release_free_memory", "resolve_device", "time_blocks",
-    "tune_cpu_allocator", "widest",
+    "FLOAT_DTYPES", "INT8_MIN_PROBE_COSINE", "MIN_SPEEDUP", "ORT_PRECISIONS", "PRECISIONS", "Int8Linear",
+    "allocator_tuned", "apply_precision", "auto_precision", "convert", "cpu_has_native_bf16", "dynamic_int8",
+    "engine_cache_dir", "float32_features", "hardware_summary", "input_dtype", "int8_engine", "int8_probe_cosine",
+    "int8_supported", "int8_targets", "is_int8_linear", "native_precisions", "ort_available", "pick_fastest",
+    "prepare_auto", "probe_config", "probe_pixels", "quantised_engine", "quantize_int8", "release_free_memory",
+    "resolve_device", "time_blocks", "tune_cpu_allocator", "widest",
 ]

@@ -28,7 +28,7 @@ from languagebind.model.transformer import Block
 from languagebind.precision.cast import cast_language_towers, convert, input_dtype, language_dtype
 from languagebind.precision.child import ChildError, run_child
 from languagebind.precision.device import native_precisions
-from languagebind.precision.int8 import int8_output, int8_targets
+from languagebind.precision.int8 import int8_output_hook, int8_targets
 from languagebind.precision.memory import allocator_tuned, release_free_memory, tune_cpu_allocator
 from languagebind.precision.ort import ORT_PRECISIONS, block_runner, int8_weight_type, notice
 from languagebind.registry import PATCHES, get_modality
@@ -189,7 +189,8 @@ def int8_probe_cosine(tower: nn.Module, seed: int = 0) -> float:
     pixels = probe_pixels(tower.config, torch.Generator().manual_seed(seed)).to(input_dtype(tower))
     with torch.inference_mode():
         reference = tower(pixels).float()
-        hooks = [tower.get_submodule(name).register_forward_hook(int8_output) for name in int8_targets(tower)]
+        hooks = [tower.get_submodule(name).register_forward_hook(int8_output_hook(name))
+                 for name in int8_targets(tower)]
         try:
             simulated = tower(pixels).float()
         finally:
