@@ -44,7 +44,10 @@ MODALITIES = ("image", "audio", "video", "text", "depth", "thermal")
 RUNNERS = ("official", "auto", "fp32", "bf16", "int8", "ort-fp32", "ort-int8")  # fp32 first (agreement reference)
 DEFAULT_RUNNERS = ("official", "fp32", "auto")
 # --emulate avx2: what each child process gets so torch computes as on an AVX2-only CPU (see docs/performance.md)
-EMULATION = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}}
+# (and int8 on torch.ao's fbgemm, as int8_engine() picks without VNNI / AMX, in every process the children start:
+# auto's timing child reads the CPU itself and would otherwise time oneDNN's int8 kernel held to AVX2)
+EMULATION = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+                      "LANGUAGEBIND_INT8_ENGINE": "x86"}}
 CAPTIONS = ("a dog running on the beach", "a man playing an acoustic guitar on a small stage at night",
             "traffic noise in a busy street", "a red car", "two children building a sandcastle near the sea",
             "an infrared photo of a person walking", "the depth map of a living room with a sofa and a table",

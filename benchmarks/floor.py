@@ -6,7 +6,8 @@ before), measured per engine:
 
 * ``torch-fp32``: ``nn.Linear`` (MKL / oneDNN sgemm);
 * ``torch-bf16``: ``nn.Linear`` in bfloat16 (oneDNN: AMX or AVX-512 BF16), only where the CPU has native bf16;
-* ``fbgemm-int8``: torch's dynamic int8 ``Linear`` (fbgemm, per-channel weights, activations quantised per call);
+* ``torch-int8``: ``precision="int8"``'s Linear (``int8_engine()``: oneDNN's int8 matmul with AMX / AVX-512
+  VNNI, else fbgemm; per-channel weights, activations quantised per call);
 * ``ort-fp32``: ONNX Runtime ``MatMul`` (MLAS sgemm);
 * ``ort-int8``: ONNX Runtime dynamic int8 (``DynamicQuantizeLinear`` + ``MatMulInteger``, MLAS; s8 weights with
   VNNI/AMX, u8 without), as ``precision="ort-int8"`` runs it.
@@ -116,7 +117,7 @@ def gemm_rates(shapes: list[tuple[int, int, int, int]], threads: int, native_bf1
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 quantize_int8(quantised)
-            runs["fbgemm-int8"] = (quantised, x)
+            runs["torch-int8"] = (quantised, x)
             for engine, (stack, arg) in runs.items():
                 rates.setdefault(engine, {})[name] = \
                     flops / _best(lambda s=stack, a=arg: [layer(a) for layer in s], repeats) / 1e9
@@ -233,7 +234,7 @@ def profile_tower(forward: Any, arg: Any) -> dict[str, float]:
 def profile_session(model_path: Path, arg: Any, threads: int) -> dict[str, float]:
     """Seconds of one run of an ONNX Runtime engine's session (the ``ort-*`` modes) by category, from ONNX
     Runtime's own per-node profile (the same categories as ``profile_tower``; int8 MatMuls count as ``linear``,
-    with the activations' quantisation they fuse, a separate ``DynamicQuantizeLinear`` as ``copies``)."""
+    with the activations' quantisation they fuse, a separate ``DynamicQuantizeLinear`` as ``quantise``)."""
     import json
 
     from languagebind.precision.ort import OrtRunner
@@ -263,18 +264,20 @@ ORT_CATEGORIES = {
     **dict.fromkeys(("LayerNormalization", "SkipLayerNormalization"), "layernorm"),
     **dict.fromkeys(("Add", "Mul", "Div", "Sqrt", "Sub", "Pow", "ReduceMean"), "elementwise"),
     **dict.fromkeys(("Transpose", "Reshape", "Concat", "Gather", "Slice", "Cast", "Expand", "Unsqueeze", "Shape",
-                     "DynamicQuantizeLinear", "ReorderInput", "ReorderOutput", "Where", "Equal"), "copies"),
+                     "ReorderInput", "ReorderOutput", "Where", "Equal"), "copies"),
+    "DynamicQuantizeLinear": "quantise",
     "Conv": "conv",
 }
 CATEGORIES = (
     ("linear", ("addmm", "aten::mm", "aten::linear", "aten::matmul", "quantized::linear", "onednn::linear",
-                "mkldnn_linear", "_weight_int8pack")),
+                "onednn::qlinear", "mkldnn_linear", "_weight_int8pack")),
+    ("quantise", ("quantize_per_tensor", "aminmax", "dequantize")),
     ("attention", ("bmm", "softmax", "scaled_dot_product", "flash_attention", "baddbmm", "masked_fill")),
     ("gelu", ("gelu", "sigmoid")),
     ("layernorm", ("layer_norm",)),
     ("elementwise", ("aten::add", "aten::mul", "aten::div", "aten::mean")),
     ("copies", ("copy_", "clone", "contiguous", "aten::cat", "_to_copy", "aten::to", "empty", "fill_", "zero_",
-                "quantize_per_tensor", "dequantize", "aten::select", "index")),
+                "aten::select", "index")),
     ("conv", ("conv",)),
 )
 

@@ -30,7 +30,7 @@ def test_encode_benchmark_tiny_run(tmp_path: Path) -> None:
     assert rows[("image", "ort-int8")]["engine"]["engine"] == "onnxruntime"
     assert rows[("image", "ort-int8")]["cosine_vs_fp32"]["min"] > 0.995
     floor = report["floor"]  # the machine's matmul floor: rates per engine, work and floor per tower
-    assert {"torch-fp32", "fbgemm-int8", "ort-fp32", "ort-int8"} <= set(floor["best_rate_gflops"])
+    assert {"torch-fp32", "torch-int8", "ort-fp32", "ort-int8"} <= set(floor["best_rate_gflops"])
     assert {"torch-fp32", "ort-fp32"} <= set(floor["best_attention_rate_gflops"])  # attention on its own shapes
     image = floor["towers"]["image"]["any"]
     assert image["seconds"] == pytest.approx(image["linear_s"] + image["attention_s"] + image["conv_s"])

@@ -151,6 +151,8 @@ class Int8Linear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         flat = x.reshape(-1, self.in_features).to(torch.float32).contiguous()
+        if not flat.numel():
+            return x.new_zeros(*shape[:-1], self.out_features, dtype=self.out_dtype)
         codes, scale, zero_point = self.shared.get(x, flat) if self.shared is not None else quantise_activation(flat)
         out = torch.ops.onednn.qlinear_pointwise(codes, scale, zero_point, self.packed, self.scale,
                                                  self.zero_points, self.bias, 1.0, 0, self.out_dtype,

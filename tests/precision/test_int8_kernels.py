@@ -1,0 +1,141 @@
+"""The two int8 kernels: oneDNN's int8 matmul (``Int8Linear``) and torch.ao's dynamic Linear (fbgemm)."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import languagebind.precision as prec
+from languagebind.errors import InputError
+from languagebind.model.config import TransformerConfig
+from languagebind.model.transformer import Encoder
+from languagebind.precision import device
+from languagebind.precision import int8 as int8_module
+from languagebind.precision.int8 import Int8Linear, SharedInput, quantise_activation
+
+needs_qlinear = pytest.mark.skipif(not int8_module.qlinear_available(), reason="torch without oneDNN's int8 matmul")
+
+
+def encoder(seed: int = 0) -> Encoder:
+    torch.manual_seed(seed)
+    model = Encoder(TransformerConfig(width=64, layers=2, heads=4, mlp_dim=256)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.1)
+    return model
+
+
+def tokens(seed: int = 1) -> torch.Tensor:
+    return torch.randn(3, 17, 64, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("engine", [pytest.param("qlinear", marks=needs_qlinear), "x86"])
+def test_each_kernel_agrees_with_fp32(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if engine not in ("qlinear", *torch.backends.quantized.supported_engines):
+        pytest.skip(f"no {engine} engine in this torch build")
+    monkeypatch.setenv("LANGUAGEBIND_INT8_ENGINE", engine)
+    reference, x = encoder(), tokens()
+    quantised = copy.deepcopy(reference)
+    assert prec.quantize_int8(quantised) == 12
+    assert all(prec.is_int8_linear(m) for name, m in quantised.named_modules() if name.endswith(("proj", "fc1", "fc2")))
+    assert (type(quantised.layers[0].mlp.fc1) is Int8Linear) == (engine == "qlinear")
+    with torch.inference_mode():
+        cosine = F.cosine_similarity(quantised(x).flatten(1), reference(x).flatten(1))
+    assert cosine.min() >= 0.999
+
+
+@needs_qlinear
+def test_int8_linear_matches_the_float_layer_and_reports_float_state() -> None:
+    linear = torch.nn.Linear(48, 80)
+    layer = Int8Linear(linear)
+    x = torch.randn(5, 7, 48)
+    with torch.inference_mode():
+        got, want = layer(x), linear(x)
+    assert got.shape == (5, 7, 80) and got.dtype == torch.float32
+    assert F.cosine_similarity(got.flatten(), want.flatten(), dim=0) >= 0.9995
+    state = layer.state_dict()
+    assert set(state) == {"weight", "bias"}
+    assert torch.allclose(state["weight"], linear.weight, atol=linear.weight.abs().max().item() / 127)
+    assert torch.equal(state["bias"], linear.bias.detach())
+    with torch.inference_mode():
+        assert layer(torch.empty(0, 3, 48)).shape == (0, 3, 80)  # no rows: no range to quantise
+
+
+@needs_qlinear
+def test_gelu_post_op_and_shared_quantisation_change_nothing() -> None:
+    linear = torch.nn.Linear(64, 256)
+    x = torch.randn(20, 64)
+    plain, fused = Int8Linear(linear), Int8Linear(linear)
+    fused.post_op = "gelu"
+    with torch.inference_mode():
+        assert torch.allclose(fused(x), F.gelu(plain(x)), atol=1e-6)
+        shared = SharedInput(2)
+        a, b = Int8Linear(linear), Int8Linear(linear)
+        a.shared = b.shared = shared
+        assert torch.equal(a(x), plain(x)) and torch.equal(b(x), plain(x))
+        assert shared.entry is None  # dropped once both readers had it
+        assert torch.equal(a(x + 1), plain(x + 1))  # a new input is quantised afresh
+
+
+@needs_qlinear
+def test_quantise_activation_is_exact_on_the_u8_grid() -> None:
+    x = torch.linspace(-2.0, 6.0, 256).reshape(16, 16)
+    codes, scale, zero_point = quantise_activation(x)
+    assert codes.dtype == torch.uint8 and codes.shape == x.shape
+    assert int(codes.min()) == 0 and int(codes.max()) == 255
+    assert torch.allclose((codes.float() - zero_point) * scale, x, atol=scale / 2 + 1e-6)
+    positive = quantise_activation(torch.rand(4, 4) + 1)  # the range always includes 0
+    assert positive[2] == 0
+
+
+@needs_qlinear
+def test_fused_tower_copies_and_pickles(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANGUAGEBIND_INT8_ENGINE", "qlinear")
+    model, x = encoder(), tokens()
+    prec.quantize_int8(model)
+    attention, mlp = model.layers[0].self_attn, model.layers[0].mlp
+    assert attention.q_proj.shared is attention.k_proj.shared is attention.v_proj.shared is not None
+    assert mlp.fc1.post_op == "gelu" and mlp.act(x) is x
+    with torch.inference_mode():
+        out = model(x)
+        twin = copy.deepcopy(model)
+        assert twin.layers[0].self_attn.q_proj.shared is twin.layers[0].self_attn.v_proj.shared
+        assert twin.layers[0].self_attn.q_proj.shared is not attention.q_proj.shared
+        assert torch.equal(twin(x), out)
+        assert torch.equal(model(x), out)  # deterministic
+    assert set(pickle.loads(pickle.dumps(model.state_dict()))) == set(model.state_dict())
+
+
+def test_engine_choice_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LANGUAGEBIND_INT8_ENGINE", raising=False)
+    for name in ("_is_vnni_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, name, lambda: False)
+    assert prec.int8_engine() != "qlinear"  # no VNNI / AMX: torch.ao's fbgemm
+    if int8_module.qlinear_available():
+        monkeypatch.setattr(torch.cpu, "_is_vnni_supported", lambda: True)
+        assert prec.int8_engine() == "qlinear"
+    monkeypatch.setenv("LANGUAGEBIND_INT8_ENGINE", "no-such-engine")
+    with pytest.raises(InputError, match="no-such-engine"):
+        prec.int8_engine()
+
+
+@needs_qlinear
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_attention_runs_in_bf16_only_where_native(native_bf16: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANGUAGEBIND_INT8_ENGINE", "qlinear")
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: native_bf16)
+    model, x = encoder(), tokens()
+    reference = copy.deepcopy(model)
+    prec.quantize_int8(model)
+    attention = model.layers[0].self_attn
+    expected = torch.bfloat16 if native_bf16 else torch.float32
+    assert {attention.q_proj.out_dtype, attention.k_proj.out_dtype, attention.v_proj.out_dtype} == {expected}
+    assert attention.out_proj.out_dtype == model.layers[0].mlp.fc2.out_dtype == torch.float32
+    with torch.inference_mode():
+        out = model(x)
+        assert out.dtype == torch.float32
+        assert F.cosine_similarity(out.flatten(1), reference(x).flatten(1)).min() >= 0.999
