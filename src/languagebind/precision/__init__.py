@@ -4,8 +4,9 @@
 * ``bf16`` / ``fp16`` cast the towers' weights; fast only where the hardware computes them natively (CUDA, or
   CPUs with AVX-512 BF16 / AMX). On AVX2-only CPUs bf16 is several times SLOWER than fp32.
 * ``int8`` replaces the modality towers' transformer Linear layers by dynamically quantised ones (int8 weights
-  with per-channel scales, activations quantised per call; CPU only; torch's fbgemm engine). The projections,
-  embeddings, norms and attention stay fp32. The language tower is not quantised: pretrained text encoders have
+  with per-channel scales, activations quantised per call; CPU only): oneDNN's int8 matmul where the CPU has AMX
+  or AVX-512 VNNI (attention then in bf16 where bf16 is native), torch.ao's fbgemm elsewhere. The projections,
+  embeddings and norms stay fp32. The language tower is not quantised: pretrained text encoders have
   outlier activation channels that per-tensor activation quantisation cannot represent (MiniLM: cosine 0.98 to
   fp32); it runs in bf16 where the CPU has native bf16, else fp32.
 * ``auto`` picks, for the device it runs on, the fastest of the modes the hardware supports natively, by timing
