@@ -10,9 +10,9 @@
   outlier activation channels that per-tensor activation quantisation cannot represent (MiniLM: cosine 0.98 to
   fp32); it runs in bf16 where the CPU has native bf16, else fp32.
 * ``auto`` picks, for the device it runs on, the fastest of the modes the hardware supports natively, by timing
-  one transformer block of the model's widest tower in each (once per process and block shape); a mode replaces
-  fp32 only when it is clearly faster, so ``auto`` is never slower than fp32. Before choosing int8 it simulates the
-  quantised towers on a synthetic probe and keeps int8 only if their output stays within
+  a few transformer blocks shaped like the model's widest tower in each (once per process and block shape); a
+  mode replaces fp32 only when it is clearly faster, so ``auto`` is never slower than fp32. Before choosing int8 it
+  simulates the quantised towers on a synthetic probe and keeps int8 only if their output stays within
   ``INT8_MIN_PROBE_COSINE`` of fp32 (real checkpoints with outlier activations fall back to bf16 or fp32).
 
 The logit scales always stay float32; ``LanguageBind`` returns float32 embeddings in every mode.
