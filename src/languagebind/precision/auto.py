@@ -1,12 +1,11 @@
 """``auto``: the fastest mode the hardware runs natively that stays faithful, chosen by timing.
 
 On the CPU it times a stack of ``PROBE_LAYERS`` transformer blocks shaped like the model's widest tower in each
-native mode, in a child process
-(once per process, device, block shape and thread count: ``_TIMING_CACHE``); a mode replaces a more faithful one
-only when it is ``MIN_SPEEDUP`` faster, so ``auto`` is never slower than fp32. Before choosing int8 it simulates
-the quantised towers on a synthetic probe and keeps int8 only if their output stays within
-``INT8_MIN_PROBE_COSINE`` of fp32. Memory: nothing of the timing stays in the caller, and the language tower is
-cast before the probe when every outcome casts it alike, so building with ``auto`` peaks no higher than fp32.
+native mode, in a child process (once per process, device, block shape and thread count: ``_TIMING_CACHE``); a mode
+replaces a more faithful one only when it is ``MIN_SPEEDUP`` faster, so ``auto`` is never slower than fp32. Before
+choosing int8 it simulates the quantised towers on a synthetic probe and keeps int8 only if their output stays
+within ``INT8_MIN_PROBE_COSINE`` of fp32. Memory: nothing of the timing stays in the caller, and the language tower
+is cast before the probe when every outcome casts it alike, so building with ``auto`` peaks no higher than fp32.
 """
 
 from __future__ import annotations
@@ -106,8 +105,8 @@ def pick_fastest(timings: dict[str, float], order: list[str]) -> str:
 
 
 def time_blocks(probe: tuple[TransformerConfig, int], modes: list[str], rounds: int = 5) -> dict[str, float]:
-    """Seconds for one forward of a random block (batch 2) in each mode on the CPU (``measure_blocks``), measured
-    in a child process with this process's thread count, int8 weight type and allocator setting: the probe
+    """Seconds per block of a forward through random blocks (batch 2) in each mode on the CPU (``measure_blocks``),
+    measured in a child process with this process's thread count, int8 weight type and allocator setting: the probe
     blocks, their ONNX graphs and sessions and the libraries these load (onnx, onnxruntime, the exporter; ~100 MB
     that the heap and the loaded code would keep) then never sit in this process under the model it builds.
     Measured here, with a one-line notice, if the child fails."""

@@ -21,6 +21,7 @@ kernels compute them:
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import warnings
 import weakref
@@ -114,6 +115,15 @@ def quantise_activation(x: torch.Tensor) -> tuple[torch.Tensor, float, int]:
     return codes, scale, zero_point
 
 
+@functools.cache
+def _absorb_quint8_warning() -> None:
+    """torch warns once per process that quint8 tensors are deprecated: take that warning here, when the first layer
+    is packed, not on a caller's first forward (the kernel takes the u8 codes, not the quint8 tensor)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.quantize_per_tensor(torch.zeros(1), 1.0, 0, torch.quint8)
+
+
 class Int8Linear(nn.Module):
     """A Linear on oneDNN's int8 matmul: per-channel symmetric int8 weights, activations quantised per call
     (u8, one scale per tensor), float32 or ``out_dtype`` out, optionally with the exact GELU applied in the
@@ -135,13 +145,10 @@ class Int8Linear(nn.Module):
 
     def pack(self) -> None:
         self.packed = torch.ops.onednn.qlinear_prepack(self.qweight, None)
-        with warnings.catch_warnings():  # torch warns once per process that quint8 tensors are deprecated: here,
-            warnings.simplefilter("ignore")  # not on a caller's first forward (the kernel takes the u8 codes)
-            torch.quantize_per_tensor(torch.zeros(1), 1.0, 0, torch.quint8)
+        _absorb_quint8_warning()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Int8Linear:
-        clone = copy.copy(self)
-        clone.__dict__ = {k: v for k, v in self.__dict__.items() if k != "packed"}
+        clone = copy.copy(self)  # its packed weights are replaced by pack() below (they cannot be copied)
         clone._buffers = {k: copy.deepcopy(v, memo) for k, v in self._buffers.items()}
         clone._modules, clone._parameters = {}, {}
         clone.shared = copy.deepcopy(self.shared, memo)

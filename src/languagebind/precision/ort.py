@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from languagebind.precision.child import ChildError, run_child
+from languagebind.precision.int8 import cpu_has_int8_dot
 from languagebind.precision.memory import release_free_memory
 from languagebind.registry import get_modality
 from languagebind.utils.io import atomic_write, write_json_atomic
@@ -83,9 +84,7 @@ def engine_cache_dir() -> Path:
 
 def int8_weight_type() -> str:
     """``QInt8`` (u8s8 kernels) where the CPU has VNNI or AMX, else ``QUInt8`` (u8u8: exact on plain AVX2)."""
-    vnni = getattr(torch.cpu, "_is_vnni_supported", lambda: False)() or \
-        getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
-    return "QInt8" if vnni else "QUInt8"
+    return "QInt8" if cpu_has_int8_dot() else "QUInt8"
 
 
 @dataclass
