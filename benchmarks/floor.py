@@ -123,7 +123,7 @@ def gemm_rates(shapes: list[tuple[int, int, int, int]], threads: int, native_bf1
                     flops / _best(lambda s=stack, a=arg: [layer(a) for layer in s], repeats) / 1e9
             del runs, quantised
             if ort_available():
-                from languagebind.precision.ort import gemm_session
+                from languagebind.precision.onnx_export import gemm_session
 
                 weights = [layer.weight.detach().t().contiguous().numpy() for layer in linears]
                 feed = {f"x{i}": x.numpy() for i in range(copies)}

@@ -18,11 +18,12 @@
 The logit scales always stay float32; ``LanguageBind`` returns float32 embeddings in every mode.
 
 Modules: ``device`` (device and native modes), ``cast`` (conversion to a concrete mode, float dtypes), ``int8``
-(dynamic quantisation and its engine), ``ort`` (the ONNX Runtime engine: ``ort-fp32`` / ``ort-int8``, export
-cache, fallback to torch), ``auto`` (timing and choice), ``child`` (the export and the timing run in a child
-process, so their memory never reaches the caller), ``memory`` (glibc heap: opt-in allocator tuning for programs,
-returning free pages), ``apply`` (``apply_precision``, the entry point). Building or using a
-model changes nothing process-wide: ``tune_cpu_allocator`` is for programs to call (the CLI and benchmarks do).
+(dynamic quantisation and its kernels), ``ort`` (the ONNX Runtime engine: ``ort-fp32`` / ``ort-int8``, export cache,
+fallback to torch), ``onnx_export`` (building its ONNX graphs), ``auto`` (timing and choice), ``child`` (the export
+and the timing run in a child process, so their memory never reaches the caller), ``memory`` (glibc heap: opt-in
+allocator tuning for programs, returning free pages), ``apply`` (``apply_precision``, the entry point). Building or
+using a model changes nothing process-wide: ``tune_cpu_allocator`` is for programs to call (the CLI and benchmarks
+do).
 """
 
 from languagebind.precision.apply import PRECISIONS, apply_precision

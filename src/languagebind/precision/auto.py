@@ -30,7 +30,8 @@ from languagebind.precision.child import ChildError, run_child
 from languagebind.precision.device import native_precisions
 from languagebind.precision.int8 import int8_output_hook, int8_targets
 from languagebind.precision.memory import allocator_tuned, release_free_memory, tune_cpu_allocator
-from languagebind.precision.ort import ORT_PRECISIONS, block_runner, int8_weight_type, notice
+from languagebind.precision.onnx_export import block_runner
+from languagebind.precision.ort import ORT_PRECISIONS, int8_weight_type, notice
 from languagebind.registry import PATCHES, get_modality
 
 # Agreement order: a faster mode must beat the next more accurate one by this factor to be chosen.
