@@ -20,6 +20,7 @@ Writes a table and ``--out`` (JSON).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -43,11 +44,16 @@ RELEASED = {"image": "LanguageBind_Image", "audio": "LanguageBind_Audio_FT", "vi
 MODALITIES = ("image", "audio", "video", "text", "depth", "thermal")
 RUNNERS = ("official", "auto", "fp32", "bf16", "int8", "ort-fp32", "ort-int8")  # fp32 first (agreement reference)
 DEFAULT_RUNNERS = ("official", "fp32", "auto")
-# --emulate avx2: what each child process gets so torch computes as on an AVX2-only CPU (see docs/performance.md)
-# (and int8 on torch.ao's fbgemm, as int8_engine() picks without VNNI / AMX, in every process the children start:
-# auto's timing child reads the CPU itself and would otherwise time oneDNN's int8 kernel held to AVX2)
+# --emulate avx2: what each child process gets so it computes as on an AVX2-only CPU (see docs/performance.md):
+# cpuid itself answers as an AVX2-only CPU (benchmarks/cpuid_avx2.c, preloaded: every library then picks AVX2
+# kernels, ONNX Runtime's MLAS and fbgemm included), and the switches of the libraries that have one say the same.
 EMULATION = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-                      "LANGUAGEBIND_INT8_ENGINE": "x86"}}
+                      "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2",
+                      "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD"}}
+# Without cpuid faulting (or gcc) only the switches hold: then int8 is held to fbgemm, as int8_engine() picks it
+# without VNNI / AMX, in every process the children start (auto's timing child reads the CPU itself).
+SWITCHES_ONLY = {"LANGUAGEBIND_INT8_ENGINE": "x86"}
+CPUID_SOURCE = Path(__file__).with_name("cpuid_avx2.c")
 CAPTIONS = ("a dog running on the beach", "a man playing an acoustic guitar on a small stage at night",
             "traffic noise in a busy street", "a red car", "two children building a sandcastle near the sea",
             "an infrared photo of a person walking", "the depth map of a living room with a sofa and a table",
@@ -215,17 +221,25 @@ def floor_child(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def floor_report(sweep: dict[str, Any]) -> dict[str, Any]:
-    """A sweep's rates summarised and each tower's floor (all engines, and fp32 engines only)."""
+    """A sweep's rates summarised and each tower's floor: over all engines (``any``), the float ones (``float``:
+    fp32, and bf16 where native) and fp32 alone. The language tower is never quantised (pretrained text encoders'
+    outlier channels, see languagebind.precision), so text's floor is its ``float`` one (``floor_key``)."""
     sys.path.insert(0, str(Path(__file__).parent))
     import floor as fl
 
     rates, attention = sweep["rates_gflops"], sweep["attention_rates_gflops"]
     both = {e: {**rates.get(e, {}), **attention.get(e, {})} for e in {*rates, *attention}}
     fp32 = ["torch-fp32"] + (["ort-fp32"] if sweep["ort"] else [])
+    floats = [e for e in both if "int8" not in e]
     return {**sweep, "best_rate_gflops": fl.summarise_rates(rates),
             "best_attention_rate_gflops": fl.summarise_rates(attention),
-            "towers": {m: {"fp32": fl.floor(s, both, fp32), "any": fl.floor(s, both, list(both))}
-                       for m, s in sweep["shapes"].items()}}
+            "towers": {m: {"fp32": fl.floor(s, both, fp32), "float": fl.floor(s, both, floats),
+                           "any": fl.floor(s, both, list(both))} for m, s in sweep["shapes"].items()}}
+
+
+def floor_key(modality: str) -> str:
+    """Which of a tower's floors ``auto`` is held to: ``float`` for the (never quantised) text tower, else ``any``."""
+    return "float" if modality == "text" else "any"
 
 
 def merge_sweeps(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
@@ -262,8 +276,49 @@ def profile_child(spec: dict[str, Any]) -> dict[str, Any]:
     return {"modality": spec["modality"], "batch": spec["profile_batch"], "precision": modes, "self_cpu_s": out}
 
 
+def emulation_env(name: str | None) -> dict[str, str]:
+    """The environment of every child under ``--emulate``: ``EMULATION``'s switches, and the cpuid mask preloaded
+    where it works here (else the switches alone, with ``SWITCHES_ONLY``, and a line saying why)."""
+    if not name:
+        return {}
+    env = dict(EMULATION[name])
+    preload, why = build_cpuid_mask()
+    if preload is None:
+        print(f"--emulate {name}: cpuid is not masked ({why}); only torch, oneDNN and MKL are held to AVX2",
+              file=sys.stderr, flush=True)
+        return {**env, **SWITCHES_ONLY}
+    env["LD_PRELOAD"] = ":".join(filter(None, (str(preload), os.environ.get("LD_PRELOAD"))))
+    return env
+
+
+def build_cpuid_mask() -> tuple[Path | None, str]:
+    """benchmarks/cpuid_avx2.c compiled (once per version of the source, in the temp dir) and checked: a child
+    with it preloaded must see an AVX2 CPU without VNNI. (None, why) where gcc or cpuid faulting is missing."""
+    digest = hashlib.sha256(CPUID_SOURCE.read_bytes()).hexdigest()[:16]
+    target = Path(tempfile.gettempdir()) / f"languagebind-cpuid-avx2-{digest}.so"
+    if not target.exists():
+        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+        try:
+            build = subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(partial), str(CPUID_SOURCE)],
+                                   capture_output=True, text=True)
+        except OSError as err:
+            return None, f"gcc: {err}"
+        if build.returncode != 0:
+            partial.unlink(missing_ok=True)
+            return None, f"gcc failed: {build.stderr.strip()[-300:]}"
+        os.replace(partial, target)
+    code = "import torch; print('CPU', torch.backends.cpu.get_cpu_capability(), torch.cpu._is_vnni_supported())"
+    check = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={**os.environ, "LD_PRELOAD": str(target)})
+    seen = [line for line in check.stdout.splitlines() if line.startswith("CPU ")]
+    if check.returncode != 0 or seen != ["CPU AVX2 False"]:
+        return None, f"a child with it preloaded saw {seen or check.stderr.strip()[-300:]}"
+    return target, ""
+
+
 def emulation_check(env: dict[str, str]) -> dict[str, Any]:
-    """What the emulation env vars do: torch's capability and the ISA oneDNN dispatches a bf16 matmul to."""
+    """What the emulation does: whether cpuid is masked, torch's capability, and the ISA oneDNN dispatches a bf16
+    matmul to."""
     code = ("import torch; torch.set_num_threads(1); l = torch.nn.Linear(256, 256).bfloat16();"
             " l(torch.randn(256, 256).bfloat16()); print('CAP', torch.backends.cpu.get_cpu_capability())")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -271,7 +326,8 @@ def emulation_check(env: dict[str, str]) -> dict[str, Any]:
     lines = proc.stdout.splitlines()
     onednn = [line for line in lines if "onednn_verbose" in line and ",exec," in line and "matmul" in line]
     isa = [line for line in lines if "onednn_verbose" in line and "isa:" in line]
-    return {"cpu_capability": next((line.split()[1] for line in lines if line.startswith("CAP")), None),
+    return {"cpuid_masked": "LD_PRELOAD" in env,
+            "cpu_capability": next((line.split()[1] for line in lines if line.startswith("CAP")), None),
             "onednn_isa": isa[0].split("isa:", 1)[1].strip() if isa else None,
             # None: oneDNN never ran, i.e. torch computed the bf16 matmul with its own (slow) fallback kernel
             "onednn_bf16_matmul_impl": onednn[0].split(",")[6] if onednn else None}
@@ -315,7 +371,7 @@ def machine() -> dict[str, Any]:
 
 def run_case(spec: dict[str, Any]) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
-    env = {**os.environ, **EMULATION.get(spec.get("emulate") or "", {})}
+    env = {**os.environ, **spec.get("emulation_env", {})}
     proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
                           env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -369,7 +425,7 @@ def format_table(report: dict[str, Any]) -> str:
             continue
         stats = [r["batches"].get(str(b)) for b in batches]
         last = f"{r['runner']}@b{batches[-1]}"
-        floor_s = floors.get(r["modality"], {}).get("any", {}).get("seconds")
+        floor_s = floors.get(r["modality"], {}).get(floor_key(r["modality"]), {}).get("seconds")
         at_floor = stats[-1]["s_per_batch"] / floor_s if floor_s and stats[-1] else None
         rows.append([r["modality"], r["runner"], r["precision"]]
                     + [f"{s['s_per_batch']:.3f}" if s else "-" for s in stats]
@@ -394,12 +450,13 @@ def format_floor(report: dict[str, Any]) -> str:
         lines.append("attention matmuls GFLOP/s (best over the towers' shapes): " + ", ".join(
             f"{e} {v:.0f}" for e, v in floor["best_attention_rate_gflops"].items()))
     for modality, tower in floor["towers"].items():
-        best = tower["any"]
+        best = tower.get(floor_key(modality), tower["any"])
         engines = sorted(set(best["best_engine"].values()))
         parts = (f" (Linear {best['linear_s']:.3f} + attention {best['attention_s']:.3f} + conv {best['conv_s']:.3f})"
                  if "linear_s" in best else "")
         lines.append(f"floor {modality} (batch {floor['batch']}): {best['work_gflop']:.0f} GFLOP -> "
-                     f"{best['seconds']:.3f} s{parts} at the best rates ({', '.join(engines)}); "
+                     f"{best['seconds']:.3f} s{parts} at the best {'float ' if floor_key(modality) == 'float' else ''}"
+                     f"rates ({', '.join(engines)}); "
                      f"fp32 only {tower['fp32']['seconds']:.3f} s")
     return "\n".join(lines)
 
@@ -414,8 +471,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="floor (GEMM rates and the floor), profile (torch.profiler by category), preprocess, "
                              "encoder, e2e")
     parser.add_argument("--emulate", choices=sorted(EMULATION), help="run every child as on an AVX2-only CPU: "
-                        "torch's kernels, oneDNN and MKL limited to AVX2, no native bf16/VNNI/AMX reported "
-                        "(ONNX Runtime's MLAS and fbgemm still pick kernels by cpuid)")
+                        "cpuid reports AVX2 without AVX-512, VNNI, bf16 or AMX to every library (cpuid_avx2.c, "
+                        "where the kernel has cpuid faulting and gcc is here), and torch, oneDNN, MKL and fbgemm "
+                        "are held to AVX2 by their own switches")
     parser.add_argument("--profile-batch", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the issue's numbers use 2)")
     parser.add_argument("--tiny", action="store_true", help="tiny presets instead of the released sizes (smoke run)")
@@ -429,10 +487,11 @@ def main(argv: list[str] | None = None) -> int:
     stages = args.stages.split(",")
     settings = {"modalities": modalities, "runners": runners, "batches": [int(b) for b in args.batches.split(",")],
                 "repeats": args.repeats, "stages": stages, "threads": args.threads, "tiny": args.tiny,
-                "emulate": args.emulate, "profile_batch": args.profile_batch}
+                "emulate": args.emulate, "emulation_env": emulation_env(args.emulate),
+                "profile_batch": args.profile_batch}
     report: dict[str, Any] = {"machine": machine(), "settings": settings, "started": time.strftime("%F %T")}
     if args.emulate:
-        report["emulation"] = {"env": EMULATION[args.emulate], **emulation_check(EMULATION[args.emulate])}
+        report["emulation"] = {"env": settings["emulation_env"], **emulation_check(settings["emulation_env"])}
         print(f"emulating {args.emulate}: {report['emulation']}", file=sys.stderr, flush=True)
     if "floor" in stages:
         report["floor"] = run_case({**settings, "stage": "floor"})

@@ -37,3 +37,7 @@ def test_encode_benchmark_tiny_run(tmp_path: Path) -> None:
     assert any(name.startswith("attn:") for name in image["best_engine"])
     assert all(floor["towers"][m]["any"]["seconds"] > 0 for m in ("image", "text"))
     assert floor["towers"]["image"]["any"]["seconds"] <= floor["towers"]["image"]["fp32"]["seconds"]
+    # text's floor is its float one (the language tower is never quantised): between the int8 and fp32 floors
+    text = floor["towers"]["text"]
+    assert text["any"]["seconds"] <= text["float"]["seconds"] <= text["fp32"]["seconds"]
+    assert not any("int8" in engine for engine in text["float"]["best_engine"].values())
