@@ -15,7 +15,7 @@ from languagebind.model.config import TransformerConfig
 from languagebind.model.transformer import Encoder
 from languagebind.precision import device
 from languagebind.precision import int8 as int8_module
-from languagebind.precision.int8 import Int8Linear, SharedInput, quantise_activation
+from languagebind.precision.int8 import FusedProjection, Int8Linear, ProjectionSlice, dynamic_int8, quantise_activation
 
 needs_qlinear = pytest.mark.skipif(not int8_module.qlinear_available(), reason="torch without oneDNN's int8 matmul")
 
@@ -66,19 +66,39 @@ def test_int8_linear_matches_the_float_layer_and_reports_float_state() -> None:
 
 
 @needs_qlinear
-def test_gelu_post_op_and_shared_quantisation_change_nothing() -> None:
+def test_gelu_post_op_changes_nothing() -> None:
     linear = torch.nn.Linear(64, 256)
     x = torch.randn(20, 64)
     plain, fused = Int8Linear(linear), Int8Linear(linear)
     fused.post_op = "gelu"
     with torch.inference_mode():
         assert torch.allclose(fused(x), F.gelu(plain(x)), atol=1e-6)
-        shared = SharedInput(2)
-        a, b = Int8Linear(linear), Int8Linear(linear)
-        a.shared = b.shared = shared
-        assert torch.equal(a(x), plain(x)) and torch.equal(b(x), plain(x))
-        assert shared.entry is None  # dropped once both readers had it
-        assert torch.equal(a(x + 1), plain(x + 1))  # a new input is quantised afresh
+
+
+@pytest.mark.parametrize("engine", [pytest.param("qlinear", marks=needs_qlinear), "x86"])
+def test_fused_projection_computes_what_three_layers_do(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if engine not in ("qlinear", *torch.backends.quantized.supported_engines):
+        pytest.skip(f"no {engine} engine in this torch build")
+    monkeypatch.setenv("LANGUAGEBIND_INT8_ENGINE", engine)
+    torch.manual_seed(0)
+    layers = [torch.nn.Linear(64, 48) for _ in range(3)]
+    stacked = torch.nn.Linear(64, 144)
+    with torch.no_grad():
+        stacked.weight.copy_(torch.cat([layer.weight for layer in layers]))
+        stacked.bias.copy_(torch.cat([layer.bias for layer in layers]))
+    fused = FusedProjection(dynamic_int8(stacked, attention_input=False), [48, 48, 48])
+    slices = [ProjectionSlice(fused, i, 64) for i in range(3)]
+    x = torch.randn(2, 9, 64)
+    with torch.inference_mode():
+        for layer, part in zip(layers, slices, strict=True):
+            # per-channel weights and a per-tensor activation: the same codes and sums as the layer on its own
+            assert torch.allclose(part(x), dynamic_int8(layer, attention_input=False)(x), atol=1e-5, rtol=0)
+        assert fused.entry is None  # dropped once all three had it
+        assert torch.allclose(slices[1](x + 1), dynamic_int8(layers[1], attention_input=False)(x + 1), atol=1e-5)
+    for layer, part in zip(layers, slices, strict=True):
+        state = part.state_dict()
+        assert set(state) == {"weight", "bias"} and torch.equal(state["bias"], layer.bias.detach())
+        assert torch.allclose(state["weight"], layer.weight, atol=layer.weight.abs().max().item() / 127)
 
 
 @needs_qlinear
@@ -92,19 +112,29 @@ def test_quantise_activation_is_exact_on_the_u8_grid() -> None:
     assert positive[2] == 0
 
 
-@needs_qlinear
-def test_fused_tower_copies_and_pickles(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LANGUAGEBIND_INT8_ENGINE", "qlinear")
+@pytest.mark.parametrize("engine", [pytest.param("qlinear", marks=needs_qlinear), "x86"])
+def test_fused_tower_copies_and_pickles(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if engine not in ("qlinear", *torch.backends.quantized.supported_engines):
+        pytest.skip(f"no {engine} engine in this torch build")
+    monkeypatch.setenv("LANGUAGEBIND_INT8_ENGINE", engine)
     model, x = encoder(), tokens()
+    float_state = model.state_dict()
     prec.quantize_int8(model)
     attention, mlp = model.layers[0].self_attn, model.layers[0].mlp
-    assert attention.q_proj.shared is attention.k_proj.shared is attention.v_proj.shared is not None
-    assert mlp.fc1.post_op == "gelu" and mlp.act(x) is x
+    assert all(isinstance(getattr(attention, n), ProjectionSlice) for n in ("q_proj", "k_proj", "v_proj"))
+    assert attention.q_proj.fused is attention.k_proj.fused is attention.v_proj.fused
+    assert model.layers[1].self_attn.q_proj.fused is not attention.q_proj.fused
+    if engine == "qlinear":
+        assert mlp.fc1.post_op == "gelu" and mlp.act(x) is x
+    state = model.state_dict()
+    assert set(state) == set(float_state)  # the float model's names, dequantised weights
+    for name, value in float_state.items():
+        assert torch.allclose(state[name], value, atol=value.abs().max().item() / 100), name
     with torch.inference_mode():
         out = model(x)
         twin = copy.deepcopy(model)
-        assert twin.layers[0].self_attn.q_proj.shared is twin.layers[0].self_attn.v_proj.shared
-        assert twin.layers[0].self_attn.q_proj.shared is not attention.q_proj.shared
+        assert twin.layers[0].self_attn.q_proj.fused is twin.layers[0].self_attn.v_proj.fused
+        assert twin.layers[0].self_attn.q_proj.fused is not attention.q_proj.fused
         assert torch.equal(twin(x), out)
         assert torch.equal(model(x), out)  # deterministic
     assert set(pickle.loads(pickle.dumps(model.state_dict()))) == set(model.state_dict())
@@ -133,7 +163,9 @@ def test_attention_runs_in_bf16_only_where_native(native_bf16: bool, monkeypatch
     prec.quantize_int8(model)
     attention = model.layers[0].self_attn
     expected = torch.bfloat16 if native_bf16 else torch.float32
-    assert {attention.q_proj.out_dtype, attention.k_proj.out_dtype, attention.v_proj.out_dtype} == {expected}
+    assert attention.q_proj.fused.layer.out_dtype == expected  # q, k and v: one fused matmul
+    with torch.inference_mode():
+        assert {getattr(attention, n)(x).dtype for n in ("q_proj", "k_proj", "v_proj")} == {expected}
     assert attention.out_proj.out_dtype == model.layers[0].mlp.fc2.out_dtype == torch.float32
     with torch.inference_mode():
         out = model(x)
