@@ -8,6 +8,7 @@ from torch import nn
 from languagebind.precision.device import cpu_has_native_bf16
 from languagebind.precision.int8 import quantize_int8
 from languagebind.precision.memory import release_free_memory
+from languagebind.precision.packed import pack_bf16_linears
 
 FLOAT_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -23,8 +24,7 @@ def convert(model: nn.Module, mode: str) -> None:
     towers = getattr(model, "towers", None)
     if mode in ("bf16", "fp16"):
         for module in parts:
-            cast_smallest_first(module, FLOAT_DTYPES[mode])
-            release_free_memory()
+            cast_for_inference(module, FLOAT_DTYPES[mode])
     elif mode == "int8":
         for module in [towers] if towers is not None else parts:
             quantize_int8(module)
@@ -49,8 +49,16 @@ def cast_language_towers(model: nn.Module, dtype: torch.dtype) -> None:
     ``dtype`` (``cast_smallest_first``), freed memory handed back as it goes."""
     for name, module in model.named_children():
         if name not in ("towers", "logit_scales"):
-            cast_smallest_first(module, dtype)
-            release_free_memory()
+            cast_for_inference(module, dtype)
+
+
+def cast_for_inference(module: nn.Module, dtype: torch.dtype) -> None:
+    """``cast_smallest_first``, then, in bf16 on a CPU that computes it natively, the Linear weights packed once for
+    oneDNN (``PackedLinear``: the same outputs, 1.2-2x faster matmuls); freed memory handed back."""
+    cast_smallest_first(module, dtype)
+    if dtype == torch.bfloat16 and cpu_has_native_bf16():
+        pack_bf16_linears(module)
+    release_free_memory()
 
 
 LARGE_COPY = 1 << 24  # bytes: before a copy this large the heap's free pages are handed back first
