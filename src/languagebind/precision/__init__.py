@@ -17,7 +17,8 @@
 
 The logit scales always stay float32; ``LanguageBind`` returns float32 embeddings in every mode.
 
-Modules: ``device`` (device and native modes), ``cast`` (conversion to a concrete mode, float dtypes), ``int8``
+Modules: ``device`` (device and native modes), ``cast`` (conversion to a concrete mode, float dtypes), ``packed``
+(bf16 Linear weights packed once for oneDNN on CPUs with native bf16), ``int8``
 (dynamic quantisation and its kernels), ``ort`` (the ONNX Runtime engine: ``ort-fp32`` / ``ort-int8``, export cache,
 fallback to torch), ``onnx_export`` (building its ONNX graphs), ``auto`` (timing and choice), ``child`` (the export
 and the timing run in a child process, so their memory never reaches the caller), ``memory`` (glibc heap: opt-in
