@@ -15,9 +15,25 @@ from languagebind.model.config import TransformerConfig
 from languagebind.model.transformer import Encoder
 from languagebind.precision import device
 from languagebind.precision import int8 as int8_module
-from languagebind.precision.int8 import FusedProjection, Int8Linear, ProjectionSlice, dynamic_int8, quantise_activation
+from languagebind.precision.int8 import (
+    FusedProjection,
+    Int8Linear,
+    ProjectionSlice,
+    dynamic_int8,
+    quantise_activation,
+    stack_linears,
+)
 
 needs_qlinear = pytest.mark.skipif(not int8_module.qlinear_available(), reason="torch without oneDNN's int8 matmul")
+
+
+@pytest.fixture(params=[pytest.param("qlinear", marks=needs_qlinear), "x86"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each int8 kernel in turn, forced with LANGUAGEBIND_INT8_ENGINE (skipped where this torch lacks it)."""
+    if request.param not in ("qlinear", *torch.backends.quantized.supported_engines):
+        pytest.skip(f"no {request.param} engine in this torch build")
+    monkeypatch.setenv("LANGUAGEBIND_INT8_ENGINE", request.param)
+    return request.param
 
 
 def encoder(seed: int = 0) -> Encoder:
@@ -33,11 +49,7 @@ def tokens(seed: int = 1) -> torch.Tensor:
     return torch.randn(3, 17, 64, generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.mark.parametrize("engine", [pytest.param("qlinear", marks=needs_qlinear), "x86"])
-def test_each_kernel_agrees_with_fp32(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    if engine not in ("qlinear", *torch.backends.quantized.supported_engines):
-        pytest.skip(f"no {engine} engine in this torch build")
-    monkeypatch.setenv("LANGUAGEBIND_INT8_ENGINE", engine)
+def test_each_kernel_agrees_with_fp32(engine: str) -> None:
     reference, x = encoder(), tokens()
     quantised = copy.deepcopy(reference)
     assert prec.quantize_int8(quantised) == 12
@@ -75,18 +87,10 @@ def test_gelu_post_op_changes_nothing() -> None:
         assert torch.allclose(fused(x), F.gelu(plain(x)), atol=1e-6)
 
 
-@pytest.mark.parametrize("engine", [pytest.param("qlinear", marks=needs_qlinear), "x86"])
-def test_fused_projection_computes_what_three_layers_do(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    if engine not in ("qlinear", *torch.backends.quantized.supported_engines):
-        pytest.skip(f"no {engine} engine in this torch build")
-    monkeypatch.setenv("LANGUAGEBIND_INT8_ENGINE", engine)
+def test_fused_projection_computes_what_three_layers_do(engine: str) -> None:
     torch.manual_seed(0)
     layers = [torch.nn.Linear(64, 48) for _ in range(3)]
-    stacked = torch.nn.Linear(64, 144)
-    with torch.no_grad():
-        stacked.weight.copy_(torch.cat([layer.weight for layer in layers]))
-        stacked.bias.copy_(torch.cat([layer.bias for layer in layers]))
-    fused = FusedProjection(dynamic_int8(stacked, attention_input=False), [48, 48, 48])
+    fused = FusedProjection(dynamic_int8(stack_linears(layers), attention_input=False), [48, 48, 48])
     slices = [ProjectionSlice(fused, i, 64) for i in range(3)]
     x = torch.randn(2, 9, 64)
     with torch.inference_mode():
@@ -112,11 +116,7 @@ def test_quantise_activation_is_exact_on_the_u8_grid() -> None:
     assert positive[2] == 0
 
 
-@pytest.mark.parametrize("engine", [pytest.param("qlinear", marks=needs_qlinear), "x86"])
-def test_fused_tower_copies_and_pickles(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    if engine not in ("qlinear", *torch.backends.quantized.supported_engines):
-        pytest.skip(f"no {engine} engine in this torch build")
-    monkeypatch.setenv("LANGUAGEBIND_INT8_ENGINE", engine)
+def test_fused_tower_copies_and_pickles(engine: str) -> None:
     model, x = encoder(), tokens()
     float_state = model.state_dict()
     prec.quantize_int8(model)

@@ -266,12 +266,7 @@ def fuse_projections(module: nn.Module, targets: set[str]) -> set[str]:
         layers = [getattr(sub, attr) for attr in ATTENTION_INPUTS]
         if len({layer.bias is None for layer in layers}) != 1:
             continue
-        stacked = nn.Linear(layers[0].in_features, sum(layer.out_features for layer in layers),
-                            bias=layers[0].bias is not None)
-        with torch.no_grad():
-            stacked.weight.copy_(torch.cat([layer.weight.detach() for layer in layers]))
-            if stacked.bias is not None:
-                stacked.bias.copy_(torch.cat([layer.bias.detach() for layer in layers]))
+        stacked = stack_linears(layers)
         fused = FusedProjection(dynamic_int8(stacked, attention_input=True), [layer.out_features for layer in layers])
         for index, attr in enumerate(ATTENTION_INPUTS):
             setattr(sub, attr, ProjectionSlice(fused, index, layers[0].in_features))
@@ -279,6 +274,17 @@ def fuse_projections(module: nn.Module, targets: set[str]) -> set[str]:
         del layers, stacked
         release_free_memory()
     return replaced
+
+
+def stack_linears(layers: list[nn.Linear]) -> nn.Linear:
+    """One float Linear computing ``layers`` (same input width; all with a bias or none) side by side."""
+    stacked = nn.Linear(layers[0].in_features, sum(layer.out_features for layer in layers),
+                        bias=layers[0].bias is not None)
+    with torch.no_grad():
+        stacked.weight.copy_(torch.cat([layer.weight.detach() for layer in layers]))
+        if stacked.bias is not None:
+            stacked.bias.copy_(torch.cat([layer.bias.detach() for layer in layers]))
+    return stacked
 
 
 def fuse_gelu(module: nn.Module) -> None:
